@@ -1,0 +1,28 @@
+# Two entry points for a newcomer; both install what they need first.
+#   make demo   build the control plane (cached), run a small real benchmark, print the report path
+#   make test   unit + integration tests against the real local control plane
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+AB := $(VENV)/bin/auditbench
+
+.PHONY: setup controlplane demo test bench clean
+
+$(PY):
+	python3 -m venv $(VENV)
+
+setup: $(PY)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+
+controlplane: setup
+	$(AB) controlplane build
+
+demo: controlplane
+	$(AB) demo
+
+test: controlplane
+	$(PY) -m pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache
