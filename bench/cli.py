@@ -1,0 +1,61 @@
+"""The `auditbench` command: a thin layer over the library.
+
+Each area registers its own sub-commands here; the work lives in the library
+modules so it can be tested without the CLI.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from bench.errors import EnvironmentProblem, InputError
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="Measure what Kubernetes audit logging costs.",
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+
+
+def _register() -> None:
+    # Imported here so `auditbench --help` stays fast and a broken optional
+    # area cannot hide the others' commands behind an ImportError at import time.
+    from bench.controlplane import cli as controlplane_cli
+
+    app.add_typer(controlplane_cli.build_app, name="controlplane")
+    controlplane_cli.register(app)
+
+
+def main() -> None:
+    _register()
+    try:
+        app(standalone_mode=False)
+    except InputError as exc:
+        err.print(f"[red]error:[/red] {exc.line()}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except EnvironmentProblem as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(3)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err.print("aborted")
+        sys.exit(130)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # click usage errors carry their own exit code
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()
