@@ -1,0 +1,1 @@
+"""Pure analysis of variant results: statistics, comparison, gates, capacity."""

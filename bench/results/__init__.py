@@ -1,0 +1,1 @@
+"""Versioned result documents and the results/<run-id>/ store."""

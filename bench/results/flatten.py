@@ -1,0 +1,114 @@
+"""A VariantResult as one flat row of named figures (bench.results.store.METRIC_COLUMNS)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.results.schema import VariantResult
+
+
+def _div(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def _descriptors(r: VariantResult) -> dict[str, Any]:
+    log = r.variant.audit.get("log") or {}
+    wh = r.variant.audit.get("webhook") or {}
+    return {
+        "run_id": r.run_id, "variant_id": r.variant_id, "repeat": r.repeat, "status": r.status,
+        "error": r.error, "policy": r.variant.policy, "profile": r.variant.profile,
+        "is_baseline": r.variant.is_baseline,
+        "log_enabled": bool(log.get("enabled")), "log_mode": log.get("mode"),
+        "log_maxsize": log.get("maxsize"), "log_maxbackup": log.get("maxbackup"), "log_maxage": log.get("maxage"),
+        "webhook_enabled": bool(wh.get("enabled")), "webhook_mode": wh.get("mode"),
+        "webhook_batch_max_wait_s": wh.get("batch_max_wait_s"), "webhook_batch_max_size": wh.get("batch_max_size"),
+        "webhook_batch_buffer_size": wh.get("batch_buffer_size"),
+        "webhook_throttle_enable": wh.get("throttle_enable"), "webhook_throttle_qps": wh.get("throttle_qps"),
+        "started_at": r.metadata.started_at, "samples_file": r.samples_file,
+    }
+
+
+def _latency(r: VariantResult) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    c = r.latency_client.overall if r.latency_client else None
+    for k in ("mean", "p50", "p90", "p99", "p999", "max"):
+        out[f"client_{k}_ms"] = getattr(c, f"{k}_ms") if c else None
+    s = r.latency_server
+    for k in ("p50", "p90", "p99"):
+        out[f"server_{k}_ms"] = getattr(s.all, f"{k}_ms") if s and s.all else None
+    out["server_mutating_p99_ms"] = s.mutating.p99_ms if s and s.mutating else None
+    out["server_readonly_p99_ms"] = s.readonly.p99_ms if s and s.readonly else None
+    out["server_sli_p99_ms"] = s.sli_all.p99_ms if s and s.sli_all else None
+    return out
+
+
+def _costs(r: VariantResult) -> dict[str, Any]:
+    t, a, e = r.traffic, r.apiserver, r.etcd
+    return {
+        "requests": t.requests if t else None,
+        "failures": t.failures if t else None,
+        "error_rate": _div(t.failures, t.requests) if t else None,
+        "achieved_rps": t.achieved_rps if t else None,
+        "loadgen_cpu_util": t.loadgen_cpu_util if t else None,
+        "cpu_seconds": a.cpu_seconds if a else None,
+        "cpu_ms_per_1k": a.cpu_ms_per_1k_requests if a else None,
+        "rss_peak_bytes": a.rss_peak_bytes if a else None,
+        "alloc_bytes_per_1k": a.alloc_bytes_per_1k_requests if a else None,
+        "etcd_cpu_seconds": e.cpu_seconds if e else None,
+        "etcd_rss_peak_bytes": e.rss_peak_bytes if e else None,
+    }
+
+
+def _audit(r: VariantResult) -> dict[str, Any]:
+    au, t = r.audit, r.traffic
+    requests = t.requests if t else None
+    duration = t.duration_s if t else None
+    m = au.metrics if au else None
+    log = au.log if au and au.log and au.log.enabled else None
+    wh = au.webhook if au and au.webhook and au.webhook.enabled else None
+    out: dict[str, Any] = {
+        "audit_events_total": m.event_total if m else None,
+        "audit_errors": sum(m.error_total.values()) if m else None,
+        # plugin="buffered" counts events the buffered backend dropped (buffer full)
+        "drops": m.error_total.get("buffered", 0) if m else None,
+        "requests_rejected": m.requests_rejected_total if m else None,
+        "log_bytes": log.bytes if log else None,
+        "log_events": log.events if log else None,
+        "log_files": log.files if log else None,
+        "webhook_batches": wh.batches if wh else None,
+        "webhook_events": wh.events if wh else None,
+        "webhook_bytes": wh.bytes if wh else None,
+        "webhook_batches_per_s": _div(wh.batches, duration) if wh else None,
+        "webhook_events_per_batch": wh.events_per_batch.mean if wh else None,
+        "webhook_lag_p50_ms": wh.lag_ms.p50 if wh else None,
+        "webhook_lag_p99_ms": wh.lag_ms.p99 if wh else None,
+        "webhook_http_errors": wh.http_errors if wh else None,
+        "canary_leaks": len(au.canaries.leaked) if au else None,
+    }
+    out.update(_volume(r, log, wh, requests))
+    if log:
+        out.update({f"log_bytes.{k}": v for k, v in log.bytes_by_level.items()})
+        out.update({f"log_resource_bytes.{k}": v for k, v in log.bytes_by_resource.items()})
+        out.update({f"log_events.{k}": v for k, v in log.by_level.items()})
+    return out
+
+
+def _volume(r: VariantResult, log: Any, wh: Any, requests: int | None) -> dict[str, Any]:
+    """Bytes and events per request: the log file when there is one, else what the
+    webhook received; the no-audit baseline writes nothing, which is a real 0."""
+    if log is not None:
+        bpr = log.bytes_per_request if log.bytes_per_request is not None else _div(log.bytes, requests)
+        epr = log.events_per_request if log.events_per_request is not None else _div(log.events, requests)
+    elif wh is not None:
+        bpr, epr = _div(wh.bytes, requests), _div(wh.events, requests)
+    elif r.variant.is_baseline and r.status == "ok":
+        bpr, epr = 0.0, 0.0
+    else:
+        bpr = epr = None
+    return {"bytes_per_request": bpr, "events_per_request": epr}
+
+
+def flatten(r: VariantResult) -> dict[str, Any]:
+    return {**_descriptors(r), **_latency(r), **_costs(r), **_audit(r)}

@@ -1,0 +1,1 @@
+"""Scenario files: strict model, loader and matrix expansion."""

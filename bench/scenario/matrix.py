@@ -1,0 +1,251 @@
+"""Expand a scenario into variants with stable readable ids, and order the repeats.
+
+Id shape: ``<policy>.<log>.<webhook>.<profile>``, e.g. ``seed-production.log.wh-batch-5s.mixed``;
+parts that do not apply are left out, and the no-audit baseline is ``baseline.<profile>``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.errors import InputError
+from bench.scenario.durations import format_duration
+from bench.scenario.loader import policy_name, resolve_policy
+from bench.scenario.model import LogMatrix, Scenario, WebhookMatrix
+
+BASELINE = "baseline"
+_DEFAULT_MAX_SIZE = 400
+_DEFAULT_BUFFER = 10000
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    """--audit-log-* for one variant (path is chosen by the backend)."""
+
+    maxage: int
+    maxbackup: int
+    maxsize: int
+    mode: str
+    format: str
+    compress: bool
+    batch_max_size: int | None
+    batch_buffer_size: int | None
+    batch_max_wait_s: float | None
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    """--audit-webhook-* for one variant; batch_* and throttle_* are None outside batch mode
+    because kube-apiserver ignores them there (options/audit.go wrapBackend)."""
+
+    mode: str
+    batch_max_wait_s: float | None
+    batch_max_size: int | None
+    batch_buffer_size: int | None
+    throttle_enable: bool | None
+    throttle_qps: float | None
+    throttle_burst: int | None
+    initial_backoff_s: float | None
+    receiver_delay_ms: float
+    receiver_error_rate: float
+    receiver_down_for_s: float
+
+
+@dataclass(frozen=True)
+class LoadSettings:
+    mode: str
+    users: int | None
+    target_rps: float | None
+    duration_s: float | None
+    requests: int | None
+    warmup_s: float
+
+
+@dataclass(frozen=True)
+class Variant:
+    id: str
+    policy: str  # name; "baseline" for the no-audit variant
+    policy_path: Path | None  # None: no --audit-policy-file, so no audit flags at all
+    profile: str
+    log: LogSettings | None
+    webhook: WebhookSettings | None
+    load: LoadSettings
+    is_baseline: bool
+    backend: str
+    timeout_s: float
+
+    def audit_dict(self) -> dict[str, Any]:
+        """The `variant.audit` section of a result document."""
+        log = {"enabled": False} if self.log is None else {"enabled": True, **asdict(self.log)}
+        wh = {"enabled": False} if self.webhook is None else {"enabled": True, **asdict(self.webhook)}
+        return {"log": log, "webhook": wh}
+
+    def spec_dict(self) -> dict[str, Any]:
+        """The `variant` section of a result document (bench.results.schema.VariantSpec)."""
+        return {
+            "policy": self.policy,
+            "audit": self.audit_dict(),
+            "profile": self.profile,
+            "load": {
+                "mode": self.load.mode,
+                "users": self.load.users,
+                "target_rps": self.load.target_rps,
+                "duration_s": self.load.duration_s,
+                "requests": self.load.requests,
+                "warmup_s": self.load.warmup_s,
+            },
+            "is_baseline": self.is_baseline,
+        }
+
+
+def _log_options(m: LogMatrix) -> list[LogSettings | None]:
+    out: list[LogSettings | None] = []
+    for enabled in m.enabled:
+        if not enabled:
+            out.append(None)
+            continue
+        for mode in m.mode:
+            batch = mode == "batch"
+            out.append(
+                LogSettings(
+                    maxage=m.maxage, maxbackup=m.maxbackup, maxsize=m.maxsize, mode=mode,
+                    format=m.format, compress=m.compress,
+                    batch_max_size=m.batch_max_size if batch else None,
+                    batch_buffer_size=m.batch_buffer_size if batch else None,
+                    batch_max_wait_s=m.batch_max_wait if batch else None,
+                )
+            )
+    return out
+
+
+def _webhook_options(m: WebhookMatrix) -> list[WebhookSettings | None]:
+    out: list[WebhookSettings | None] = []
+    faults = dict(
+        initial_backoff_s=m.initial_backoff,
+        receiver_delay_ms=m.receiver.delay_ms,
+        receiver_error_rate=m.receiver.error_rate,
+        receiver_down_for_s=m.receiver.down_for_s,
+    )
+    for enabled in m.enabled:
+        if not enabled:
+            out.append(None)
+            continue
+        for mode in m.mode:
+            if mode != "batch":
+                out.append(WebhookSettings(mode, None, None, None, None, None, None, **faults))
+                continue
+            for wait, size, buf in itertools.product(m.batch_max_wait, m.batch_max_size, m.batch_buffer_size):
+                t = m.throttle
+                out.append(WebhookSettings(mode, wait, size, buf, t.enable, t.qps, t.burst, **faults))
+    return list(dict.fromkeys(out))  # dedupe, keep order
+
+
+def _log_part(log: LogSettings | None) -> str | None:
+    if log is None:
+        return None
+    return {"blocking": "log", "batch": "log-batch", "blocking-strict": "log-strict"}[log.mode]
+
+
+def _webhook_part(wh: WebhookSettings | None) -> str | None:
+    if wh is None:
+        return None
+    if wh.mode != "batch":
+        return {"blocking": "wh-blocking", "blocking-strict": "wh-strict"}[wh.mode]
+    part = f"wh-batch-{format_duration(wh.batch_max_wait_s or 0.0)}"
+    if wh.batch_max_size != _DEFAULT_MAX_SIZE:
+        part += f"-n{wh.batch_max_size}"
+    if wh.batch_buffer_size != _DEFAULT_BUFFER:
+        part += f"-buf{wh.batch_buffer_size}"
+    return part
+
+
+def _load(s: Scenario) -> LoadSettings:
+    t = s.traffic
+    return LoadSettings(t.mode, t.users, t.target_rps, t.duration, t.requests, t.warmup)
+
+
+def expand(scenario: Scenario, policies: Path | None = None) -> list[Variant]:
+    """Every policy × log option × webhook option × profile, then one baseline per profile.
+
+    Combinations with neither backend enabled are left out: a policy with no backend
+    audits nothing, which is the baseline's job.
+    """
+    load, timeout = _load(scenario), scenario.variant_timeout_s()
+    logs, hooks = _log_options(scenario.audit.log), _webhook_options(scenario.audit.webhook)
+    variants: list[Variant] = []
+    for entry, log, wh, profile in itertools.product(scenario.policies, logs, hooks, scenario.traffic.profiles):
+        if log is None and wh is None:
+            continue
+        name = policy_name(entry)
+        vid = ".".join(p for p in (name, _log_part(log), _webhook_part(wh), profile) if p)
+        variants.append(
+            Variant(vid, name, resolve_policy(entry, policies), profile, log, wh, load, False,
+                    scenario.backend, timeout)
+        )
+    if not variants:
+        raise InputError(None, "audit", "the matrix is empty: enable the log or the webhook backend")
+    if scenario.baseline:
+        for profile in scenario.traffic.profiles:
+            variants.append(
+                Variant(f"{BASELINE}.{profile}", BASELINE, None, profile, None, None, load, True,
+                        scenario.backend, timeout)
+            )
+    _check_unique(variants)
+    return variants
+
+
+def _check_unique(variants: Sequence[Variant]) -> None:
+    seen: set[str] = set()
+    for v in variants:
+        if v.id in seen:
+            raise InputError(None, "policies", f"two variants share the id {v.id!r}")
+        seen.add(v.id)
+
+
+Step = tuple[Variant, int]
+
+
+def schedule(variants: Sequence[Variant], repeats: int, seed: int) -> list[Step]:
+    """Interleaved order: repeat r (1-based) runs every variant once, shuffled with the seed.
+
+    Drift on a small machine then hits every variant alike instead of biasing whichever
+    ran last. A shuffle that would run the same variant twice in a row across a repeat
+    boundary is rotated so it does not.
+    """
+    rng = random.Random(seed)
+    order: list[Step] = []
+    previous: Variant | None = None
+    for r in range(1, repeats + 1):
+        batch = list(variants)
+        rng.shuffle(batch)
+        if len(batch) > 1 and batch[0] == previous:
+            batch = batch[1:] + batch[:1]
+        order.extend((v, r) for v in batch)
+        previous = batch[-1] if batch else None
+    return order
+
+
+def remaining(order: Sequence[Step], finished: Iterable[tuple[str, int]]) -> list[Step]:
+    """The steps of ``order`` not yet finished, in order (for --resume)."""
+    done = set(finished)
+    return [(v, r) for v, r in order if (v.id, r) not in done]
+
+
+def order_from_manifest(variants: Sequence[Variant], stored: Iterable[tuple[str, int]]) -> list[Step]:
+    """Rebuild a stored order (run.json `order`) against freshly expanded variants.
+
+    The stored order is authoritative on resume, so a changed seed cannot reshuffle a
+    half-finished run; an id that no longer exists means the scenario changed.
+    """
+    by_id = {v.id: v for v in variants}
+    out: list[Step] = []
+    for vid, r in stored:
+        if vid not in by_id:
+            raise InputError(None, "order", f"variant {vid!r} of the stored run is not in the scenario any more")
+        out.append((by_id[vid], r))
+    return out
