@@ -1,0 +1,53 @@
+"""A minimal HTTPS client for the harness's own calls (readiness, setup, metrics).
+
+Traffic under test goes through Locust, never through this client.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import urllib3
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class Client:
+    def __init__(self, server: str, ca_file: str, token: str | None = None, timeout: float = 10.0) -> None:
+        host = urllib3.util.parse_url(server).host or ""
+        if not (host.startswith("127.") or host in ("localhost", "::1", "[::1]")):
+            raise ValueError(f"refusing to talk to non-loopback server {server}")
+        self.server = server.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._pool = urllib3.PoolManager(
+            ca_certs=ca_file, cert_reqs="CERT_REQUIRED", timeout=urllib3.Timeout(total=timeout),
+            retries=False,
+        )
+
+    def request(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Response:
+        hdrs = dict(self._headers)
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            hdrs["Content-Type"] = "application/json"
+        hdrs.update(headers or {})
+        resp = self._pool.request(method, self.server + path, body=data, headers=hdrs, preload_content=True)
+        return Response(resp.status, resp.data)
+
+    def get(self, path: str) -> Response:
+        return self.request("GET", path)
+
+    def post(self, path: str, body: Any) -> Response:
+        return self.request("POST", path, body)
+
+    def close(self) -> None:
+        self._pool.clear()
