@@ -1,0 +1,175 @@
+"""Capacity projection: what a policy measured here costs at a target request rate.
+
+Units: GB = 10^9 bytes; --audit-log-maxsize is in megabytes of 1024² bytes (lumberjack).
+kube-apiserver semantics (k8s.io/apiserver/pkg/server/options/audit.go): maxsize 0 means
+no rotation at all, maxbackup 0 means no limit on the number of old files, maxage 0 means
+old files are not removed by age.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+MB = 1024 * 1024
+GB = 1e9
+DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class CapacityInput:
+    rate_rps: float
+    bytes_per_request: float | None
+    events_per_request: float | None
+    log_enabled: bool = True
+    maxsize_mb: int | None = 100
+    maxbackup: int | None = 10
+    maxage_days: int | None = 30
+    retention_days: float | None = None  # what the user must keep (compliance target)
+    webhook_enabled: bool = False
+    webhook_mode: str | None = None
+    batch_max_size: int | None = None
+    throttle_enable: bool | None = None
+    throttle_qps: float | None = None
+    buffer_size: int | None = None
+    burst_factor: float = 3.0  # a burst is this many times the steady event rate
+    cpu_ms_per_1k: float | None = None
+    baseline_cpu_ms_per_1k: float | None = None
+    p99_ratio: float | None = None
+
+
+@dataclass(frozen=True)
+class CapacityPlan:
+    bytes_per_day: float | None
+    gb_per_day: float | None
+    files_per_day: float | None
+    retention_bytes: float | None  # what maxsize × (maxbackup+1) can hold; inf = no size limit
+    days_covered: float | None  # how many days of logs the rotation keeps
+    holds_maxage: bool | None
+    holds_retention: bool | None
+    disk_bytes: float | None  # disk the log needs at steady state
+    event_rate: float | None  # audit events/s
+    webhook_capacity: float | None  # events/s the batch backend can send (size × qps)
+    webhook_headroom: float | None  # capacity / event rate; < 1 means drops at steady state
+    buffer_fill_s: float | None  # seconds to fill the buffer in a burst; inf = never
+    added_cores: float | None
+    p99_overhead: float | None  # p99 ratio − 1
+    notes: tuple[str, ...] = ()
+
+
+def _log_volume(i: CapacityInput, notes: list[str]) -> dict[str, float | bool | None]:
+    out: dict[str, float | bool | None] = dict.fromkeys(
+        ("bytes_per_day", "gb_per_day", "files_per_day", "retention_bytes", "days_covered",
+         "holds_maxage", "holds_retention", "disk_bytes"))
+    if i.bytes_per_request is None:
+        return out
+    per_day = i.rate_rps * i.bytes_per_request * DAY
+    out.update(bytes_per_day=per_day, gb_per_day=per_day / GB)
+    if not i.log_enabled or i.maxsize_mb is None:
+        return out
+    if i.maxsize_mb == 0:
+        notes.append("maxsize 0 disables rotation: the log grows without bound")
+        out.update(files_per_day=0.0, retention_bytes=math.inf, days_covered=math.inf)
+    else:
+        size = i.maxsize_mb * MB
+        out["files_per_day"] = per_day / size
+        keep = math.inf if not i.maxbackup else size * (i.maxbackup + 1)
+        if not i.maxbackup:
+            notes.append("maxbackup 0 keeps any number of old files (maxage alone limits them)")
+        out["retention_bytes"] = float(keep)
+        out["days_covered"] = keep / per_day if per_day > 0 else math.inf
+    covered = out["days_covered"]
+    age_limit = i.maxage_days if i.maxage_days else math.inf
+    assert isinstance(covered, float)
+    out["holds_maxage"] = covered >= age_limit if i.maxage_days else None
+    out["holds_retention"] = min(covered, age_limit) >= i.retention_days if i.retention_days else None
+    out["disk_bytes"] = per_day * min(covered, age_limit) if math.isfinite(min(covered, age_limit)) else math.inf
+    return out
+
+
+def _webhook(i: CapacityInput, event_rate: float | None, notes: list[str]) -> dict[str, float | None]:
+    out: dict[str, float | None] = {"webhook_capacity": None, "webhook_headroom": None, "buffer_fill_s": None}
+    if not i.webhook_enabled or event_rate is None:
+        return out
+    if i.webhook_mode != "batch":
+        notes.append(f"webhook mode {i.webhook_mode}: no buffer, every request waits for delivery")
+        return out
+    if not i.throttle_enable or not i.batch_max_size or not i.throttle_qps:
+        notes.append("webhook throttle off: send rate limited only by the receiver")
+        return out
+    capacity = i.batch_max_size * i.throttle_qps
+    out["webhook_capacity"] = capacity
+    out["webhook_headroom"] = capacity / event_rate if event_rate > 0 else math.inf
+    burst = event_rate * i.burst_factor
+    if i.buffer_size:
+        out["buffer_fill_s"] = i.buffer_size / (burst - capacity) if burst > capacity else math.inf
+    return out
+
+
+def plan(i: CapacityInput) -> CapacityPlan:
+    notes: list[str] = []
+    event_rate = i.rate_rps * i.events_per_request if i.events_per_request is not None else None
+    added = None
+    if i.cpu_ms_per_1k is not None and i.baseline_cpu_ms_per_1k is not None:
+        # ms of CPU per 1,000 requests -> CPU-seconds per request × requests/s = cores
+        added = (i.cpu_ms_per_1k - i.baseline_cpu_ms_per_1k) / 1000.0 / 1000.0 * i.rate_rps
+    overhead = i.p99_ratio - 1 if i.p99_ratio is not None and math.isfinite(i.p99_ratio) else None
+    return CapacityPlan(
+        **_log_volume(i, notes),  # type: ignore[arg-type]
+        event_rate=event_rate,
+        **_webhook(i, event_rate, notes),
+        added_cores=added,
+        p99_overhead=overhead,
+        notes=tuple(notes),
+    )
+
+
+def inputs_from_run(frame, comparisons, rate: float, profile: str, retention_days: float | None = None,
+                    burst_factor: float = 3.0) -> list[tuple[str, str, CapacityInput]]:
+    """(variant_id, policy, input) for each audited variant of ``profile`` in a run frame,
+    using repeat means and the comparison against that profile's baseline."""
+    from bench.analysis.compare import baseline_for
+    from bench.analysis.stats import ok_rows
+
+    ok = ok_rows(frame)
+    by_cand = {c.candidate: c for c in comparisons}
+    base_id = baseline_for(frame, profile)
+    base_cpu = _mean(ok[ok["variant_id"] == base_id], "cpu_ms_per_1k") if base_id else None
+    out = []
+    for vid, g in ok[(ok["profile"] == profile) & (ok["is_baseline"] == False)].groupby("variant_id", sort=False):  # noqa: E712
+        first = g.iloc[0]
+        comp = by_cand.get(str(vid))
+        p99 = comp.row("client_p99_ms").ratio.value if comp and comp.row("client_p99_ms") else None
+        out.append((str(vid), str(first["policy"]), CapacityInput(
+            rate_rps=rate, bytes_per_request=_mean(g, "bytes_per_request"),
+            events_per_request=_mean(g, "events_per_request"), log_enabled=bool(first.get("log_enabled")),
+            maxsize_mb=_int(first.get("log_maxsize")), maxbackup=_int(first.get("log_maxbackup")),
+            maxage_days=_int(first.get("log_maxage")), retention_days=retention_days,
+            webhook_enabled=bool(first.get("webhook_enabled")), webhook_mode=first.get("webhook_mode"),
+            batch_max_size=_int(first.get("webhook_batch_max_size")),
+            throttle_enable=_bool(first.get("webhook_throttle_enable")),
+            throttle_qps=_float(first.get("webhook_throttle_qps")),
+            buffer_size=_int(first.get("webhook_batch_buffer_size")), burst_factor=burst_factor,
+            cpu_ms_per_1k=_mean(g, "cpu_ms_per_1k"), baseline_cpu_ms_per_1k=base_cpu, p99_ratio=p99,
+        )))
+    return out
+
+
+def _mean(g, col: str) -> float | None:
+    if col not in g:
+        return None
+    v = g[col].astype(float).mean()
+    return None if math.isnan(v) else float(v)
+
+
+def _float(v) -> float | None:
+    return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
+
+
+def _int(v) -> int | None:
+    f = _float(v)
+    return None if f is None else int(f)
+
+
+def _bool(v) -> bool | None:
+    return None if v is None or (isinstance(v, float) and math.isnan(v)) else bool(v)
