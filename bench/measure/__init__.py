@@ -1,0 +1,1 @@
+"""Measurement of one variant: webhook receiver, apiserver metrics, /proc sampling, audit logs."""

@@ -1,0 +1,214 @@
+"""The audit webhook receiver, as the harness sees it: start, read counters, stop.
+
+The receiver runs in its own process (bench.measure.webhook_server) so that neither the
+harness nor Locust share its CPU or GIL; this module starts it, writes its certificates and
+the kubeconfig for --audit-webhook-config-file, and relays stats/stop over a pipe.
+
+    with Receiver.start_in(run_dir, Faults(delay_ms=50)) as receiver:
+        ... LocalCluster(..., webhook_kubeconfig=receiver.kubeconfig_path) ...
+        live = receiver.stats()
+    final = receiver.stop()   # idempotent; also what __exit__ calls
+
+Every accepted batch is appended to ``capture.webhook.jsonl`` as one line
+``{"received_at": <unix>, "bytes": <int>, "events": [...]}`` whose events are the bytes the
+apiserver sent, unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from bench.controlplane import pki
+from bench.controlplane.kubeconfig import write_webhook_kubeconfig
+from bench.errors import EnvironmentProblem, InputError
+
+CAPTURE_NAME = "capture.webhook.jsonl"
+KUBECONFIG_NAME = "webhook.kubeconfig"
+_PATH = "/audit"  # as in the reference article's webhook-config.yaml
+_START_TIMEOUT = 20.0
+_REPLY_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class Faults:
+    """Fault injection. ``down_after_s``/``down_for_s`` count from the moment the receiver
+    accepts connections; while down the listener is closed and open connections are reset
+    (what a crashed or restarting receiver looks like), so the apiserver sees refused
+    connections, not HTTP 503s."""
+
+    delay_ms: float = 0.0
+    error_rate: float = 0.0
+    seed: int = 0
+    down_after_s: float | None = None
+    down_for_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.delay_ms < 0:
+            raise InputError(None, "delay_ms", f"must be >= 0, got {self.delay_ms}")
+        if not 0.0 <= self.error_rate <= 1.0:
+            raise InputError(None, "error_rate", f"must be between 0 and 1, got {self.error_rate}")
+        if self.down_after_s is not None and self.down_after_s < 0:
+            raise InputError(None, "down_after_s", f"must be >= 0, got {self.down_after_s}")
+        if self.down_for_s < 0:
+            raise InputError(None, "down_for_s", f"must be >= 0, got {self.down_for_s}")
+        if (self.down_after_s is None) != (self.down_for_s == 0):
+            raise InputError(None, "down_for_s", "down_after_s and down_for_s go together")
+
+
+class Receiver:
+    """Handle on a running receiver process. Build it with :meth:`start_in`."""
+
+    def __init__(self, directory: Path, faults: Faults, proc: subprocess.Popen[bytes], lines: _Lines, port: int,
+                 ca_file: Path, log_path: Path) -> None:
+        self.directory = directory
+        self.faults = faults
+        self._proc = proc
+        self._lines = lines
+        self.port = port
+        self.url = f"https://127.0.0.1:{port}{_PATH}"
+        self.ca_file = ca_file
+        self.capture_path = directory / CAPTURE_NAME
+        self.kubeconfig_path = directory / KUBECONFIG_NAME
+        self.log_path = log_path
+        self._lock = threading.Lock()
+        self._final: dict[str, Any] | None = None
+        write_webhook_kubeconfig(self.kubeconfig_path, self.url, ca_file)
+
+    # --- start ---------------------------------------------------------------------------
+    @classmethod
+    def start_in(cls, directory: Path, faults: Faults | None = None, *, cpus: set[int] | None = None) -> Receiver:
+        """Start a receiver whose files live in ``directory``; returns once it accepts connections.
+
+        ``cpus`` pins the receiver (the load side of the machine, see design.md)."""
+        faults = faults or Faults()
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        cert, key, ca_file = _write_pki(directory / "webhook-pki")
+        log_path = directory / "webhook-receiver.log"
+        config = {"host": "127.0.0.1", "port": 0, "cert": str(cert), "key": str(key),
+                  "capture": str(directory / CAPTURE_NAME), **asdict(faults)}
+        with open(log_path, "ab") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "bench.measure.webhook_server", json.dumps(config)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, close_fds=True,
+            )
+        if cpus:
+            os.sched_setaffinity(proc.pid, cpus)
+        assert proc.stdout is not None
+        lines = _Lines(proc.stdout)
+        ready = lines.next(_START_TIMEOUT)
+        if not ready or not ready.get("ready"):
+            proc.kill()
+            proc.wait()
+            raise EnvironmentProblem("the webhook receiver did not start", f"see {log_path}")
+        return cls(directory, faults, proc, lines, int(ready["port"]), ca_file, log_path)
+
+    # --- use -----------------------------------------------------------------------------
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
+    def running(self) -> bool:
+        return self._proc.poll() is None
+
+    def stats(self) -> dict[str, Any]:
+        """Live counters (after stop: the final ones)."""
+        with self._lock:
+            if self._final is not None:
+                return self._final
+            return self._ask({"cmd": "stats"})
+
+    def go_down(self, seconds: float) -> None:
+        """Take the receiver down now for ``seconds`` (listener closed, connections reset)."""
+        with self._lock:
+            if self._final is None:
+                self._ask({"cmd": "down", "seconds": seconds})
+
+    def stop(self) -> dict[str, Any]:
+        """Stop accepting, flush the capture file, and return the final stats. Idempotent."""
+        with self._lock:
+            if self._final is not None:
+                return self._final
+            final: dict[str, Any] | None = None
+            try:
+                reply = self._ask({"cmd": "stop"})
+                final = reply.get("final")
+            except (OSError, EnvironmentProblem):
+                pass
+            try:
+                self._proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+            if self._proc.stdin is not None:
+                self._proc.stdin.close()
+            if final is None:
+                raise EnvironmentProblem("the webhook receiver died before it reported its final stats",
+                                         f"see {self.log_path}")
+            self._final = final
+            return final
+
+    def _ask(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        proc = self._proc
+        assert proc.stdin is not None
+        if proc.poll() is not None:
+            raise EnvironmentProblem(f"the webhook receiver exited with code {proc.returncode}", f"see {self.log_path}")
+        proc.stdin.write((json.dumps(cmd) + "\n").encode())
+        proc.stdin.flush()
+        reply = self._lines.next(_REPLY_TIMEOUT)
+        if reply is None:
+            raise EnvironmentProblem("the webhook receiver did not answer", f"see {self.log_path}")
+        return reply
+
+    def __enter__(self) -> Receiver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.stop()
+        except EnvironmentProblem:
+            if exc[0] is None:
+                raise
+
+
+class _Lines:
+    """Reads the receiver's stdout on a daemon thread, so a reply can be awaited with a
+    timeout (select() on a buffered pipe can miss a line already in the buffer)."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._queue: queue.Queue[bytes] = queue.Queue()
+        self._thread = threading.Thread(target=self._pump, args=(stream,), daemon=True, name="webhook-receiver-stdout")
+        self._thread.start()
+
+    def _pump(self, stream: IO[bytes]) -> None:
+        for line in iter(stream.readline, b""):
+            self._queue.put(line)
+        self._queue.put(b"")  # EOF
+
+    def next(self, timeout: float) -> dict[str, Any] | None:
+        """The next JSON line, or None on timeout or EOF."""
+        try:
+            line = self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        if not line:
+            self._queue.put(b"")  # keep reporting EOF
+            return None
+        return json.loads(line)
+
+
+def _write_pki(directory: Path) -> tuple[Path, Path, Path]:
+    ca = pki.make_ca("auditbench-webhook-ca")
+    ca_file, _ = pki.write_pair(directory, "ca", ca)
+    serving = pki.issue(ca, "audit-receiver", dns=("localhost",), ips=("127.0.0.1",), server=True)
+    cert, key = pki.write_pair(directory, "receiver", serving)
+    return cert, key, ca_file
