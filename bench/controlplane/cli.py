@@ -32,7 +32,7 @@ def build_cmd(
     out.print(f"{src} in {elapsed:.1f}s (build record: {record.get('build_seconds')}s, "
               f"peak memory {record.get('peak_tree_rss_bytes', 0) / 2**30:.2f} GiB)", highlight=False)
     for name in cpbuild.BINARIES:
-        out.print(f"  {name}: {bins.as_dict()[name]}", highlight=False)
+        out.print(f"  {name}: {bins.as_dict()[name]}", highlight=False, soft_wrap=True)
 
 
 @build_app.command("versions")
