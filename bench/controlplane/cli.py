@@ -132,6 +132,14 @@ def register(app: typer.Typer) -> None:
             if receiver is not None:
                 receiver.stop()
 
+    @app.command("demo")
+    def demo() -> None:
+        """Start a local cluster with the article's policy, make a few requests, print their audit events."""
+        from bench.demo import run_demo
+
+        cpbuild.resolve(echo=lambda m: out.print(m, highlight=False))
+        run_demo(echo=lambda m: out.print(m, highlight=False, soft_wrap=True))
+
     @app.command("cleanup")
     def cleanup() -> None:
         """Kill control-plane processes left behind by a harness that died."""
