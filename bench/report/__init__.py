@@ -1,0 +1,1 @@
+"""Reports: markdown/HTML run reports, comparisons with gates, capacity plans, exports."""

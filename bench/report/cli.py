@@ -1,0 +1,74 @@
+"""`auditbench compare`, `report` and `capacity`: argument mapping onto bench.report.build."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from bench import atomic
+
+out = Console()
+
+ResultsDir = Annotated[
+    Path | None,
+    typer.Option("--results-dir", help="Results root (default: ./results or $AUDITBENCH_RESULTS_DIR)."),
+]
+
+
+def compare(
+    reference: Annotated[str, typer.Argument(help="RUN_ID (or path, or 'latest'), or RUN_ID:VARIANT_ID.")],
+    candidate: Annotated[str, typer.Argument(help="RUN_ID, or RUN_ID:VARIANT_ID; ratios are candidate / reference.")],
+    fail_on: Annotated[list[str] | None, typer.Option("--fail-on", help="Gate such as 'p99_latency_ratio>1.10'; exit 1 when tripped. Repeatable.")] = None,
+    junit: Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here.")] = None,
+    markdown: Annotated[Path | None, typer.Option("--markdown", help="Write the markdown summary here (e.g. $GITHUB_STEP_SUMMARY).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
+    results_dir: ResultsDir = None,
+) -> None:
+    """Compare two runs (variants matched by id) or two variants, side by side, with gates."""
+    from bench.report.build import run_compare
+
+    outcome = run_compare(reference, candidate, fail_on or [], root=results_dir, seed=seed)
+    out.print(outcome.markdown, markup=False, highlight=False)
+    if junit:
+        atomic.write_text(junit, outcome.junit)
+    if markdown:
+        atomic.write_text(markdown, outcome.markdown)
+    if outcome.tripped:
+        # sys.exit, not typer.Exit: bench.cli.main runs click with standalone_mode=False,
+        # where a typer.Exit's code is returned, not raised, and would be lost.
+        sys.exit(1)
+
+
+def report(
+    run: Annotated[str, typer.Argument(help="RUN_ID, a run directory, or 'latest'.")],
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Directory for the report (default: the run directory).")] = None,
+    results_dir: ResultsDir = None,
+) -> None:
+    """Write report.md, report.html, plots and PerfData JSON for a run."""
+    from bench.report.build import build_report
+
+    files = build_report(run, out=out_dir, root=results_dir)
+    out.print(f"plots: {len(files.plots)}, PerfData: {files.perfdata}")
+    out.print(f"report: {files.markdown}")
+    out.print(f"report: {files.html}")
+
+
+def capacity(
+    run: Annotated[str, typer.Argument(help="RUN_ID, a run directory, or 'latest'.")],
+    rate: Annotated[float, typer.Option("--rate", help="Target API requests per second.")],
+    profile: Annotated[str, typer.Option("--profile", help="Traffic profile whose per-request costs to use.")] = "mixed",
+    retention_days: Annotated[float | None, typer.Option("--retention-days", help="Days of audit logs that must be kept.")] = None,
+    burst: Annotated[float, typer.Option("--burst", help="Burst event rate as a multiple of the steady rate.")] = 3.0,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Directory for the plan (default: the run directory).")] = None,
+    results_dir: ResultsDir = None,
+) -> None:
+    """Project disk, rotation, webhook headroom and CPU for each policy at a target rate."""
+    from bench.report.build import build_capacity
+
+    files = build_capacity(run, rate, profile, retention_days, burst, out=out_dir, root=results_dir)
+    out.print(files.text, markup=False, highlight=False)
+    out.print(f"capacity plan: {files.markdown}")
