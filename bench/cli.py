@@ -30,6 +30,14 @@ def _register() -> None:
     app.add_typer(controlplane_cli.build_app, name="controlplane")
     controlplane_cli.register(app)
 
+    from bench.logs import cli as logs_cli
+
+    app.add_typer(logs_cli.app, name="logs")
+
+    from bench.policy import cli as policy_cli
+
+    app.add_typer(policy_cli.app, name="policy")
+
     from bench.report import cli as report_cli
 
     app.command("compare")(report_cli.compare)

@@ -272,3 +272,20 @@ def to_http(attrs: RequestAttributes, watch_timeout_seconds: int = 1) -> HttpReq
         segs.append(attrs.subresource)
     method = _VERB_METHODS.get(verb, "GET")
     return HttpRequest(method, base + "/" + "/".join(quote(s, safe="") for s in segs), tuple(query))
+
+
+def describe(attrs: RequestAttributes) -> str:
+    """One line naming a request, e.g. `alice (platform-admins) create secrets in production`."""
+    groups = [g for g in attrs.groups if g not in ("system:authenticated", "system:unauthenticated")]
+    who = attrs.user if attrs.authenticated else "(unauthenticated)"
+    if groups:
+        who += f" ({', '.join(groups)})"
+    if not attrs.is_resource_request:
+        return f"{who} {attrs.verb.upper()} {attrs.path}"
+    what = attrs.resource + (f"/{attrs.subresource}" if attrs.subresource else "")
+    if attrs.api_group:
+        what = f"{attrs.api_group}/{what}"
+    if attrs.name:
+        what += f" {attrs.name!r}"
+    where = f" in namespace {attrs.namespace}" if attrs.namespace and attrs.resource != "namespaces" else ""
+    return f"{who} {attrs.verb} {what}{where}"
