@@ -66,7 +66,7 @@ def estimate(values: Sequence[float | None] | pd.Series, confidence: float = 0.9
     low, high = t_interval(mean, std, n, confidence)
     cv = std / abs(mean) if mean != 0 else (0.0 if std == 0 else None)
     unstable = cv is not None and cv > cv_limit
-    return Estimate(n, mean, std, low, high, cv, unstable, f"CV {cv:.0%} > {cv_limit:.0%}" if unstable else "")
+    return Estimate(n, mean, std, low, high, cv, unstable, f"CV {cv:.1%} > {cv_limit:.0%}" if unstable else "")
 
 
 def ok_rows(frame: pd.DataFrame) -> pd.DataFrame:
