@@ -233,4 +233,7 @@ def load_frame(run_dir: Path) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     if frame.empty:
         return pd.DataFrame(columns=["variant_id", "repeat", "status", *METRIC_COLUMNS])
+    # None -> NaN, so every figure is a float column whatever the first row held
+    for col in [c for c in frame.columns if c in METRIC_COLUMNS or "." in c]:
+        frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
     return frame
