@@ -55,6 +55,9 @@ def manifests() -> list[dict[str, Any]]:
         _binding("auditbench:nodes", "auditbench:node", [("User", "system:node:worker-1")]),
         _binding("auditbench:controllers", "auditbench:controller", [
             ("User", "system:serviceaccount:kube-system:auditbench-controller")]),
+        # Like an aggregated apiserver or kube-rbac-proxy: token and access reviews.
+        _binding("auditbench:controller-auth-delegator", "system:auth-delegator", [
+            ("User", "system:serviceaccount:kube-system:auditbench-controller")]),
         _binding("auditbench:monitoring", "system:monitoring", [
             ("User", "system:serviceaccount:monitoring:prometheus")]),
         _binding("auditbench:monitoring-view", "view", [
