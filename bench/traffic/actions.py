@@ -1,0 +1,271 @@
+"""What each request class sends: an Actor per traffic user plans the HTTP requests.
+
+Pure (no locust import) so request shapes can be tested without a load generator. A plan
+is a generator of Req; the executor sends each one and calls ``req.after(status, body)``
+before asking for the next, so a later request can use an earlier answer (a lease's
+resourceVersion, a freshly created object to delete).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.traffic import bodies
+from bench.traffic.canary import CanaryFile
+from bench.traffic.catalog import CLASSES
+from bench.traffic.layout import Layout
+from bench.traffic.profiles import Profile
+
+After = Callable[[int, bytes | None], None]
+
+# Headers kubectl sends for a SPDY stream upgrade (exec, attach, port-forward).
+_SPDY = {"Connection": "Upgrade", "Upgrade": "SPDY/3.1", "X-Stream-Protocol-Version": "v4.channel.k8s.io"}
+_PF_SPDY = {"Connection": "Upgrade", "Upgrade": "SPDY/3.1", "X-Stream-Protocol-Version": "portforward.k8s.io"}
+_STRATEGIC = "application/strategic-merge-patch+json"
+
+# Collection paths per kind: namespaced ones take the namespace.
+_CORE = "/api/v1/namespaces/{ns}/"
+_PATHS = {
+    "secrets": _CORE + "secrets", "configmaps": _CORE + "configmaps", "pods": _CORE + "pods",
+    "endpoints": _CORE + "endpoints", "events": _CORE + "events",
+    "roles": "/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/roles",
+    "rolebindings": "/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings",
+    "leases": "/apis/coordination.k8s.io/v1/namespaces/{ns}/leases",
+    "clusterrolebindings": "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+    "nodes": "/api/v1/nodes", "namespaces": "/api/v1/namespaces",
+}
+_LIST = "?limit=500"  # kubectl's and client-go pagers' default chunk size
+
+
+@dataclass
+class Req:
+    cls: str
+    method: str
+    path: str
+    body: Any = None  # JSON-encoded by the executor
+    content_type: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    stream: bool = False  # watches: timed until the stream is open, then drained elsewhere
+    wants_body: bool = False
+    after: After | None = None
+
+    def data(self) -> bytes | None:
+        return None if self.body is None else json.dumps(self.body, separators=(",", ":")).encode()
+
+
+def _singular(resource: str) -> str:
+    return {"endpoints": "endpoints", "namespaces": "ns"}.get(resource, resource.rstrip("s"))
+
+
+def _noop(_status: int, _body: bytes | None) -> None:
+    return None
+
+
+class Actor:
+    """One traffic user's state: its random stream, the objects it owns, cached lease versions."""
+
+    def __init__(self, profile: Profile, layout: Layout, owner: str, rng: random.Random,
+                 canaries: CanaryFile, identities: dict[str, tuple[str, list[str]]]) -> None:
+        self.profile, self.layout, self.owner, self.rng = profile, layout, owner, rng
+        self.canaries = canaries
+        self.identities = identities  # name -> (user, groups), for access reviews
+        self._names, weights = profile.weights()
+        self._cum = list(itertools.accumulate(weights))
+        self._pools: dict[str, list[str]] = {}
+        self._counter = itertools.count()
+        self._lease_rv: dict[str, str] = {}
+        self._own_leases: set[str] = set()
+
+    # --- choosing ----------------------------------------------------------------------
+    def pick(self) -> str:
+        return self.rng.choices(self._names, cum_weights=self._cum)[0]
+
+    def identity(self, cls: str) -> str:
+        return self.profile.identity(cls)
+
+    def _ns(self, cls: str) -> str:
+        return self.layout.namespace(self.rng.choice(self.profile.namespace_roles(cls)))
+
+    def _seed(self, kind: str) -> str:
+        return self.rng.choice(self.layout.seed_names(kind))
+
+    def _new_name(self, kind: str) -> str:
+        return self.layout.object_name(kind, self.owner, next(self._counter))
+
+    # --- pools of owned objects ---------------------------------------------------------
+    def _adopt(self, key: str, name: str) -> After:
+        def after(status: int, _body: bytes | None) -> None:
+            if status == 201:
+                pool = self._pools.setdefault(key, [])
+                pool.append(name)
+                if len(pool) > self.profile.pool_size:
+                    pool.pop(0)  # forgotten, not deleted: the run's teardown removes it
+        return after
+
+    def _take(self, key: str) -> str | None:
+        pool = self._pools.get(key)
+        return pool.pop(self.rng.randrange(len(pool))) if pool else None
+
+    # --- planning ----------------------------------------------------------------------
+    def plan(self, cls: str) -> Iterator[Req]:
+        resource, verb = cls.split(".", 1)
+        special = getattr(self, f"_{resource}_{verb}", None)
+        if special is not None:
+            yield from special(cls)
+            return
+        handler = getattr(self, f"_generic_{verb}")
+        yield from handler(cls, resource)
+
+    def _collection(self, cls: str, resource: str) -> tuple[str, str]:
+        ns = "" if CLASSES[cls].cluster_scoped else self._ns(cls)
+        return _PATHS[resource].format(ns=ns), ns
+
+    def _generic_get(self, cls: str, resource: str) -> Iterator[Req]:
+        path, _ = self._collection(cls, resource)
+        yield Req(cls, "GET", f"{path}/{self._seed_for(resource)}")
+
+    def _seed_for(self, resource: str) -> str:
+        if resource == "nodes":
+            return self.rng.choice(self.layout.seed_nodes)
+        if resource == "namespaces":
+            return self.rng.choice(self.layout.namespaces)
+        return self._seed({"secrets": "secret", "configmaps": "configmap", "pods": "pod",
+                           "endpoints": "endpoints", "roles": "role", "leases": "lease"}[resource])
+
+    def _generic_list(self, cls: str, resource: str) -> Iterator[Req]:
+        path, _ = self._collection(cls, resource)
+        yield Req(cls, "GET", path + _LIST)
+
+    def _generic_watch(self, cls: str, resource: str) -> Iterator[Req]:
+        path, _ = self._collection(cls, resource)
+        query = f"?allowWatchBookmarks=true&timeoutSeconds={self.profile.watch_timeout_s}&watch=true"
+        yield Req(cls, "GET", path + query, stream=True)
+
+    def _generic_create(self, cls: str, resource: str) -> Iterator[Req]:
+        path, ns = self._collection(cls, resource)
+        name = self._new_name(_singular(resource))
+        yield Req(cls, "POST", path, self._body(resource, name, ns), after=self._adopt(f"{resource}/{ns}", name))
+
+    def _generic_delete(self, cls: str, resource: str) -> Iterator[Req]:
+        path, ns = self._collection(cls, resource)
+        key = f"{resource}/{ns}"
+        name = self._take(key)
+        if name is None:
+            # Nothing of ours to delete yet: create one first (recorded as a create).
+            create = f"{resource}.create"
+            name = self._new_name(_singular(resource))
+            yield Req(create, "POST", path, self._body(resource, name, ns), after=_noop)
+        yield Req(cls, "DELETE", f"{path}/{name}")
+
+    def _generic_update(self, cls: str, resource: str) -> Iterator[Req]:
+        # An unconditional PUT (no resourceVersion) of a seed object, as `kubectl replace` does.
+        path, ns = self._collection(cls, resource)
+        name = self._seed_for(resource)
+        yield Req(cls, "PUT", f"{path}/{name}", self._body(resource, name, ns))
+
+    def _body(self, resource: str, name: str, ns: str) -> dict[str, Any]:
+        if resource == "secrets":
+            return bodies.secret(name, self.canaries.new(2))
+        if resource == "configmaps":
+            return bodies.configmap(name, self.canaries.new(2))
+        if resource == "pods":
+            return bodies.pod(name)
+        if resource == "endpoints":
+            return bodies.endpoints(name, next(self._counter))
+        if resource == "roles":
+            return bodies.role(name)
+        if resource == "rolebindings":
+            return bodies.rolebinding(name, self.layout.seed_names("role")[0], "bob")
+        if resource == "clusterrolebindings":
+            return bodies.cluster_admin_binding(name, f"{self.layout.prefix}-contractor")
+        if resource == "nodes":
+            return bodies.node(name)
+        if resource == "namespaces":
+            return bodies.namespace(name)
+        raise KeyError(resource)
+
+    # --- classes that are not plain CRUD -------------------------------------------------
+    def _connect(self, cls: str, sub: str, query: str, headers: dict[str, str]) -> Iterator[Req]:
+        ns = self._ns(cls)
+        path = f"/api/v1/namespaces/{ns}/pods/{self._seed('pod')}/{sub}{query}"
+        yield Req(cls, "POST", path, headers=dict(headers))
+
+    def _pods_exec(self, cls: str) -> Iterator[Req]:
+        return self._connect(cls, "exec", "?command=ls&command=-l&container=app&stderr=true&stdout=true", _SPDY)
+
+    def _pods_attach(self, cls: str) -> Iterator[Req]:
+        return self._connect(cls, "attach", "?container=app&stderr=true&stdout=true", _SPDY)
+
+    def _pods_portforward(self, cls: str) -> Iterator[Req]:
+        return self._connect(cls, "portforward", "?ports=8080", _PF_SPDY)
+
+    def _nodes_patch(self, cls: str) -> Iterator[Req]:
+        name = self.rng.choice(self.layout.seed_nodes)
+        yield Req(cls, "PATCH", f"/api/v1/nodes/{name}", bodies.node_label_patch(next(self._counter)),
+                  content_type=_STRATEGIC)
+
+    def _events_create(self, cls: str) -> Iterator[Req]:
+        ns = self._ns(cls)
+        pod = self._seed("pod")
+        name = f"{pod}.{self.owner}-{next(self._counter)}"
+        yield Req(cls, "POST", _PATHS["events"].format(ns=ns), bodies.event(name, ns, pod))
+
+    def _leases_update(self, cls: str) -> Iterator[Req]:
+        # Like the kubelet's lease controller: each user heartbeats its own lease (created on
+        # first use) with a PUT carrying the last resourceVersion it saw; a GET first when it
+        # has none (after a failed update).
+        ns = self._ns(cls)
+        name = self.layout.object_name("lease", self.owner, 0)
+        key = f"{ns}/{name}"
+        collection = _PATHS["leases"].format(ns=ns)
+        if key not in self._own_leases:
+            self._own_leases.add(key)
+            yield Req("leases.create", "POST", collection, bodies.lease(name, self.owner), wants_body=True,
+                      after=self._remember_rv(key))
+        elif key not in self._lease_rv:
+            yield Req("leases.get", "GET", f"{collection}/{name}", wants_body=True, after=self._remember_rv(key))
+        body = bodies.lease(name, self.owner, self._lease_rv.get(key))
+        yield Req(cls, "PUT", f"{collection}/{name}", body, wants_body=True, after=self._remember_rv(key))
+
+    def _remember_rv(self, key: str) -> After:
+        def after(status: int, body: bytes | None) -> None:
+            if status in (200, 201) and body:
+                self._lease_rv[key] = json.loads(body)["metadata"]["resourceVersion"]
+            else:
+                self._lease_rv.pop(key, None)
+        return after
+
+    def _serviceaccounts_token(self, cls: str) -> Iterator[Req]:
+        ns = self._ns(cls)
+        yield Req(cls, "POST", f"/api/v1/namespaces/{ns}/serviceaccounts/default/token", bodies.token_request())
+
+    def _tokenreviews_create(self, cls: str) -> Iterator[Req]:
+        fake = "abfake-" + "".join(self.rng.choices("0123456789abcdef", k=32))
+        yield Req(cls, "POST", "/apis/authentication.k8s.io/v1/tokenreviews", bodies.token_review(fake))
+
+    def _subjectaccessreviews_create(self, cls: str) -> Iterator[Req]:
+        user, groups = self.identities.get("bob", ("bob", ["developers"]))
+        ns = self.layout.namespace(self.rng.choice(("production", "team-a")))
+        yield Req(cls, "POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+                  bodies.subject_access_review(user, list(groups), ns))
+
+    def _health(self, cls: str, path: str) -> Iterator[Req]:
+        yield Req(cls, "GET", path)
+
+    def _health_healthz(self, cls: str) -> Iterator[Req]:
+        return self._health(cls, "/healthz")
+
+    def _health_readyz(self, cls: str) -> Iterator[Req]:
+        return self._health(cls, "/readyz")
+
+    def _health_livez(self, cls: str) -> Iterator[Req]:
+        return self._health(cls, "/livez")
+
+
+def is_ok(cls: str, status: int) -> bool:
+    return 200 <= status < 300 or status in CLASSES[cls].also_ok

@@ -1,0 +1,299 @@
+"""Run Locust traffic against a cluster in its own process(es); never imports locust.
+
+run_traffic() sets up the run's namespaces and seed objects, starts Locust (one process,
+or a master and N workers on loopback) in its own process group, samples the load
+generator's CPU from /proc while it runs, merges the per-process sample files into one
+gzip CSV, summarizes it, and tears the run's objects down.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from importlib.metadata import version as _dist_version
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import psutil
+
+from bench.atomic import write_json
+from bench.controlplane.http import Client
+from bench.controlplane.identities import read_identities_json
+from bench.controlplane.ports import free_ports
+from bench.controlplane.procs import Child
+from bench.errors import EnvironmentProblem, InputError
+from bench.traffic import fixtures, samples
+from bench.traffic.canary import CanaryFile
+from bench.traffic.catalog import long_running_classes
+from bench.traffic.layout import Layout, new_prefix
+from bench.traffic.profiles import DEFAULT_FILE, load_profile
+
+LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+Mode = Literal["closed", "open"]
+SATURATED = 0.9  # a gevent process above this share of one core limits the offered load
+
+
+@dataclass(frozen=True)
+class ClusterInfo:
+    server: str
+    ca_file: Path
+    identities_file: Path
+
+    @classmethod
+    def from_local(cls, cluster: Any) -> ClusterInfo:
+        """From a bench.controlplane.local.LocalCluster (or anything with the same attributes)."""
+        return cls(cluster.server, Path(cluster.ca_file), Path(cluster.identities_file))
+
+
+@dataclass
+class TrafficResult:
+    requests: int
+    failures: int
+    duration_s: float
+    achieved_rps: float
+    target_rps: float | None
+    errors_by_code: dict[str, int]
+    loadgen_cpu_seconds: float
+    loadgen_cpu_util: float  # mean share of one core per load-generating process
+    window_start: float  # unix seconds; samples cover [window_start, window_end)
+    window_end: float
+    samples_path: Path
+    profile: str = ""
+    mode: str = ""
+    users: int = 0
+    workers: int = 0
+    warmup_requests: int = 0
+    loadgen_cpu_util_max: float = 0.0  # busiest single process
+    loadgen_saturated: bool = False
+    late_slots: int = 0  # open loop: scheduled starts taken more than 10 ms late
+    latency: dict[str, Any] = field(default_factory=dict)  # samples.summarize()
+    counts_by_class: dict[str, int] = field(default_factory=dict)
+    status_by_class: dict[str, dict[str, int]] = field(default_factory=dict)
+    prefix: str = ""
+    locust_version: str = ""
+    setup_s: float = 0.0
+    teardown: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        doc = asdict(self)
+        doc["samples_path"] = str(self.samples_path)
+        return doc
+
+
+def _validate(mode: str, users: int | None, target_rps: float | None, duration_s: float,
+              warmup_s: float, workers: int, max_requests: int | None) -> int:
+    def bad(fld: str, reason: str) -> InputError:
+        return InputError(None, fld, reason)
+
+    if mode not in ("closed", "open"):
+        raise bad("mode", f"must be 'closed' or 'open', not {mode!r}")
+    if not (0 < duration_s <= 86400):
+        raise bad("duration", "must be more than 0 s and at most 24 h")
+    if not (0 <= warmup_s <= 3600):
+        raise bad("warmup", "must be between 0 s and 1 h")
+    if not (0 <= workers <= 64):
+        raise bad("workers", "must be between 0 and 64")
+    if max_requests is not None and max_requests <= 0:
+        raise bad("max_requests", "must be positive")
+    if users is not None and not (1 <= users <= 5000):
+        raise bad("users", "must be between 1 and 5000")
+    if mode == "closed":
+        if users is None:
+            raise bad("users", "closed-loop traffic needs a user count")
+        if target_rps is not None:
+            raise bad("target_rps", "a target rate needs open-loop mode")
+        return users
+    if target_rps is None or not (0 < target_rps <= 1_000_000):
+        raise bad("target_rps", "open-loop traffic needs a target rate above 0")
+    # Concurrency budget: enough users for 20 ms per request at the target rate.
+    return users if users is not None else min(1000, max(4, math.ceil(target_rps * 0.02)))
+
+
+def default_users_for(target_rps: float) -> int:
+    return _validate("open", None, target_rps, 1, 0, 0, None)
+
+
+def run_traffic(cluster: ClusterInfo, profile: str, mode: Mode, users: int | None, target_rps: float | None,
+                duration_s: float, warmup_s: float, seed: int, samples_path: Path, canary_path: Path,
+                workers: int = 0, cpus: set[int] | None = None, max_requests: int | None = None,
+                profiles_file: Path = DEFAULT_FILE, teardown: bool = True,
+                work_dir: Path | None = None) -> TrafficResult:
+    n_users = _validate(mode, users, target_rps, duration_s, warmup_s, workers, max_requests)
+    load_profile(profile, profiles_file)  # fail on a bad profile before touching the cluster
+    if workers and n_users < workers:
+        raise InputError(None, "users", f"{n_users} users cannot be spread over {workers} workers")
+    samples_path = Path(samples_path)
+    work = Path(work_dir) if work_dir else samples_path.parent / f"{samples_path.name.split('.')[0]}-locust"
+    work.mkdir(parents=True, exist_ok=True)
+    for stale in list(work.glob("samples-*.csv")) + list(work.glob("proc-*.json")):
+        stale.unlink()
+    layout = Layout(new_prefix())
+    admin = _admin_client(cluster)
+    t0 = time.monotonic()
+    canaries = CanaryFile(canary_path)
+    try:
+        fixtures.setup(admin, layout, canaries)
+        setup_s = time.monotonic() - t0
+        procs = max(1, workers)
+        config = {
+            "server": cluster.server, "ca_file": str(cluster.ca_file),
+            "identities_file": str(cluster.identities_file), "profiles_file": str(profiles_file),
+            "profile": profile, "mode": mode, "seed": seed, "warmup_s": warmup_s, "duration_s": duration_s,
+            "target_rps": (target_rps / procs) if mode == "open" and target_rps else None,
+            "max_requests": math.ceil(max_requests / procs) if max_requests else None,
+            "samples_dir": str(work), "canary_path": str(canary_path),
+            "prefix": layout.prefix, "seeds": layout.seeds,
+        }
+        write_json(work / "config.json", config, mode=0o600)
+        run = _LocustRun(work, cluster.server, n_users, workers, cpus, warmup_s + duration_s)
+        run.run()
+        result = _collect(run, work, samples_path, profile, mode, n_users, workers, target_rps, layout)
+        result.setup_s = setup_s
+    finally:
+        canaries.close()
+        if teardown:
+            td = fixtures.teardown(admin, layout)
+            if "result" in locals():
+                result.teardown = {"deleted": {k: len(v) for k, v in td.deleted.items()}, "errors": td.errors}
+        admin.close()
+    return result
+
+
+def _admin_client(cluster: ClusterInfo) -> Client:
+    idents = read_identities_json(cluster.identities_file)
+    if "admin" not in idents:
+        raise InputError(cluster.identities_file, "admin", "no admin identity in the identities file")
+    return Client(cluster.server, str(cluster.ca_file), idents["admin"].token, timeout=30.0)
+
+
+class _LocustRun:
+    """Locust processes for one run, each in its own process group, with CPU sampling."""
+
+    def __init__(self, work: Path, server: str, users: int, workers: int, cpus: set[int] | None,
+                 run_s: float) -> None:
+        self.work, self.server, self.users, self.workers, self.cpus = work, server, users, workers, cpus
+        self.run_s = run_s
+        self.children: list[Child] = []
+        self.cpu: dict[int, list[tuple[float, float]]] = {}  # pid -> [(unix t, cpu s)]
+        self.load_pids: list[int] = []  # processes that generate requests
+
+    def _env(self, proc: int) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update({"AB_TRAFFIC_CONFIG": str(self.work / "config.json"), "AB_PROC_INDEX": str(proc),
+                    "PYTHONUNBUFFERED": "1"})
+        return env
+
+    def _base(self) -> list[str]:
+        return [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--loglevel", "WARNING"]
+
+    def _spawn(self, name: str, argv: list[str], proc: int) -> Child:
+        child = Child(name, argv, self.work / f"{name}.log", env=self._env(proc)).start()
+        self.children.append(child)
+        if self.cpus:
+            os.sched_setaffinity(child.pid, self.cpus)
+        return child
+
+    def run(self) -> None:
+        # Hard bound for Locust itself; our locustfile ends the window precisely before it.
+        run_time = f"{math.ceil(self.run_s) + 2}s"
+        common = ["--headless", "-u", str(self.users), "-r", str(self.users), "-t", run_time,
+                  "--only-summary", "--host", self.server, "--stop-timeout", "0", "--exit-code-on-error", "0"]
+        try:
+            if self.workers == 0:
+                child = self._spawn("locust", self._base() + common, 0)
+                self.load_pids = [child.pid]
+            else:
+                (port,) = free_ports(1)
+                self._spawn("locust-master", self._base() + common + [
+                    "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
+                    "--expect-workers", str(self.workers)], 0)
+                for i in range(self.workers):
+                    w = self._spawn(f"locust-worker-{i}", self._base() + [
+                        "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)], i)
+                    self.load_pids.append(w.pid)
+            self._wait(time.monotonic() + self.run_s + 60.0)
+        finally:
+            for child in self.children:
+                child.stop(grace=5.0)
+
+    def _wait(self, deadline: float) -> None:
+        while time.monotonic() < deadline:
+            self._sample()
+            if not any(c.running() for c in self.children):
+                return
+            master = self.children[0]
+            if self.workers and not master.running():
+                # Workers leave when the master tells them; give them a moment.
+                deadline = min(deadline, time.monotonic() + 10.0)
+            time.sleep(0.2)
+        raise EnvironmentProblem("Locust did not finish within its time bound; killed it",
+                                 f"see {self.work}/*.log")
+
+    def _sample(self) -> None:
+        now = time.time()
+        for child in self.children:
+            try:
+                p = psutil.Process(child.pid)
+                total = _cpu(p) + sum(_cpu(c) for c in p.children(recursive=True))
+            except psutil.Error:
+                continue
+            self.cpu.setdefault(child.pid, []).append((now, total))
+
+    def cpu_between(self, start: float, end: float) -> dict[int, float]:
+        out = {}
+        for pid, series in self.cpu.items():
+            if len(series) < 2:
+                continue
+            ts, cs = np.array([s[0] for s in series]), np.array([s[1] for s in series])
+            out[pid] = float(np.interp(end, ts, cs) - np.interp(start, ts, cs))
+        return out
+
+    def log_tail(self) -> str:
+        parts = []
+        for child in self.children:
+            try:
+                parts.append(f"{child.name}: " + " | ".join(child.log_path.read_text(errors="replace").splitlines()[-5:]))
+            except OSError:
+                pass
+        return "\n".join(parts)[-2000:]
+
+
+def _cpu(p: psutil.Process) -> float:
+    t = p.cpu_times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def _collect(run: _LocustRun, work: Path, samples_path: Path, profile: str, mode: str, users: int,
+             workers: int, target_rps: float | None, layout: Layout) -> TrafficResult:
+    procs = [json.loads(p.read_text()) for p in sorted(work.glob("proc-*.json"))]
+    expected = max(1, workers)
+    if len(procs) < expected:
+        raise EnvironmentProblem(f"Locust ended without recording ({len(procs)} of {expected} processes reported)",
+                                 run.log_tail())
+    parts = [work / p["samples"] for p in procs]
+    df = samples.merge_sample_files(parts, samples_path)
+    for part in parts:
+        part.unlink(missing_ok=True)
+    start = min(p["record_from"] for p in procs)
+    end = max(p["record_to"] for p in procs)
+    window = max(end - start, 1e-9)
+    cpu = run.cpu_between(start, end)
+    load_cpu = [cpu.get(pid, 0.0) for pid in run.load_pids]
+    util_max = max(load_cpu) / window if load_cpu else 0.0
+    failures = int((df["ok"] == 0).sum())
+    return TrafficResult(
+        requests=len(df), failures=failures, duration_s=window, achieved_rps=len(df) / window,
+        target_rps=target_rps, errors_by_code=samples.errors_by_code(df),
+        loadgen_cpu_seconds=sum(cpu.values()), loadgen_cpu_util=sum(load_cpu) / window / max(1, len(load_cpu)),
+        window_start=start, window_end=end, samples_path=samples_path, profile=profile, mode=mode,
+        users=users, workers=workers, warmup_requests=sum(p["warmup"] for p in procs),
+        loadgen_cpu_util_max=util_max, loadgen_saturated=util_max > SATURATED,
+        late_slots=sum(p["late_slots"] for p in procs),
+        latency=samples.summarize(df, long_running_classes()), counts_by_class=samples.counts_by_class(df),
+        status_by_class=samples.status_by_class(df), prefix=layout.prefix, locust_version=_dist_version("locust"),
+    )

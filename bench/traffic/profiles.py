@@ -1,0 +1,160 @@
+"""Traffic profiles (profiles.yaml): weights per request class and who performs them.
+
+Validated strictly: unknown keys, unknown classes, identities or namespace roles, and
+duplicate YAML keys are errors naming the file and the field.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bench.errors import InputError
+from bench.traffic.catalog import CLASSES, NAMESPACE_ROLES, identity_names
+
+DEFAULT_FILE = Path(__file__).with_name("profiles.yaml")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class ClassEntry(_Strict):
+    weight: float = Field(gt=0, le=1_000_000)
+    as_: str | None = Field(None, alias="as")
+    namespaces: tuple[str, ...] | None = None
+
+    @field_validator("as_")
+    @classmethod
+    def _identity(cls, value: str | None) -> str | None:
+        if value is not None and value not in identity_names():
+            raise ValueError(f"unknown identity {value!r} (known: {', '.join(identity_names())})")
+        return value
+
+    @field_validator("namespaces")
+    @classmethod
+    def _roles(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is None:
+            return None
+        if not value:
+            raise ValueError("must name at least one namespace role")
+        bad = [v for v in value if v not in NAMESPACE_ROLES]
+        if bad:
+            raise ValueError(f"unknown namespace role(s) {bad} (known: {', '.join(NAMESPACE_ROLES)})")
+        return value
+
+
+class Profile(_Strict):
+    description: str = Field(min_length=1)
+    watch_timeout_s: int = Field(5, ge=1, le=60)  # timeoutSeconds of every watch
+    pool_size: int = Field(20, ge=1, le=1000)  # objects each user keeps per kind for its deletes
+    classes: dict[str, ClassEntry] = Field(min_length=1)
+
+    @field_validator("classes", mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        # "secrets.get: 5" is short for "secrets.get: {weight: 5}".
+        if isinstance(value, dict):
+            return {k: ({"weight": v} if isinstance(v, (int, float)) and not isinstance(v, bool) else v)
+                    for k, v in value.items()}
+        return value
+
+    @model_validator(mode="after")
+    def _known_classes(self) -> Profile:
+        for name, entry in self.classes.items():
+            spec = CLASSES.get(name)
+            if spec is None:
+                raise ValueError(f"unknown request class {name!r}")
+            if entry.namespaces is not None and spec.cluster_scoped:
+                raise ValueError(f"{name} is cluster-scoped: namespaces does not apply")
+        return self
+
+    def identity(self, cls: str) -> str:
+        """Who performs ``cls``; classes outside the profile (a create a delete needs) use the default."""
+        entry = self.classes.get(cls)
+        return (entry.as_ if entry else None) or CLASSES[cls].identity
+
+    def namespace_roles(self, cls: str) -> tuple[str, ...]:
+        entry = self.classes.get(cls)
+        return (entry.namespaces if entry else None) or CLASSES[cls].namespaces
+
+    def weights(self) -> tuple[list[str], list[float]]:
+        names = sorted(self.classes)
+        return names, [self.classes[n].weight for n in names]
+
+    def shares(self) -> dict[str, float]:
+        total = sum(e.weight for e in self.classes.values())
+        return {n: e.weight / total for n, e in sorted(self.classes.items())}
+
+
+class ProfileFile(_Strict):
+    version: int = Field(ge=1, le=1)
+    profiles: dict[str, Profile] = Field(min_length=1)
+
+    @field_validator("profiles")
+    @classmethod
+    def _names(cls, value: dict[str, Profile]) -> dict[str, Profile]:
+        for name in value:
+            if not name or not all(ch.isalnum() or ch in "-_" for ch in name):
+                raise ValueError(f"profile name {name!r}: use letters, digits, '-' and '_'")
+        return value
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    pass
+
+
+def _mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+        seen.add(key)
+    return yaml.SafeLoader.construct_mapping(loader, node, deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        text = str(part)
+        if isinstance(part, int) or "." in text:
+            out += f"[{text!r}]" if not isinstance(part, int) else f"[{part}]"
+        else:
+            out += ("." if out else "") + text
+    return out
+
+
+def parse_profiles(doc: Any, where: str | Path) -> ProfileFile:
+    try:
+        return ProfileFile.model_validate(doc)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = tuple(p for p in first["loc"] if p not in ("function-after[_known_classes(), Profile]",))
+        raise InputError(where, _field_path(loc) or None, first["msg"]) from None
+
+
+def load_profiles(path: str | Path = DEFAULT_FILE) -> ProfileFile:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise InputError(path, None, f"cannot read: {exc.strerror}") from None
+    try:
+        doc = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise InputError(path, None, f"invalid YAML: {exc}") from None
+    return parse_profiles(doc, path)
+
+
+def load_profile(name: str, path: str | Path = DEFAULT_FILE) -> Profile:
+    profiles = load_profiles(path).profiles
+    if name not in profiles:
+        raise InputError(path, "profiles", f"no profile named {name!r} (have: {', '.join(sorted(profiles))})")
+    return profiles[name]
