@@ -1,0 +1,68 @@
+"""Rich tables for people; the JSON forms live on the result objects."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+from bench.logs import detect as detect_mod
+from bench.logs.scan import Row, ScanResult
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{100.0 * part / whole:.1f}%" if whole else "-"
+
+
+def rows_table(title: str, rows: Sequence[Row], total_events: int, total_bytes: int) -> Table:
+    t = Table(title=title, title_justify="left")
+    t.add_column("key", overflow="fold")
+    for col in ("events", "% events", "bytes", "% bytes", "avg bytes/event"):
+        t.add_column(col, justify="right")
+    for r in rows:
+        t.add_row(
+            r.key, f"{r.events:,}", _pct(r.events, total_events), human_bytes(r.bytes),
+            _pct(r.bytes, total_bytes), f"{r.bytes / r.events:,.0f}" if r.events else "-",
+        )
+    return t
+
+
+def print_scan(console: Console, res: ScanResult) -> None:
+    files = ", ".join(f"{f['path']} ({f['kind']}{', gz' if f['compressed'] else ''})" for f in res.files)
+    console.print(f"[bold]{res.events:,} events, {human_bytes(res.bytes)}[/bold] in {files}", highlight=False)
+    if res.webhook:
+        console.print(
+            f"webhook: {res.webhook['batches']:,} batches, {human_bytes(res.webhook['received_bytes'])} received",
+            highlight=False,
+        )
+    for dim, rows in res.by.items():
+        console.print(rows_table(f"by {dim.replace('_', ' ')}", rows, res.events, res.bytes))
+    console.print(rows_table("top users", res.top_users, res.events, res.bytes))
+    console.print(rows_table("top resources (resource namespace/name)", res.top_resources, res.events, res.bytes))
+
+
+def print_findings(console: Console, findings: Sequence[detect_mod.Finding]) -> None:
+    for f in findings:
+        n = len(f.events)
+        style = "red" if n else "green"
+        console.print(f"[bold {style}]{f.detection.title}: {n} event(s)[/bold {style}]", highlight=False)
+        console.print(f"  jq 'select({f.detection.jq})'", highlight=False, soft_wrap=True)
+        if not n:
+            continue
+        t = Table(show_header=True)
+        cols = ("time", "user", "verb", "namespace", "name", "stage", "code")
+        for c in cols:
+            t.add_column(c, overflow="fold")
+        for ev in f.events:
+            s = detect_mod.finding_summary(ev)
+            t.add_row(*("" if s[c] is None else str(s[c]) for c in cols))
+        console.print(t)
