@@ -187,6 +187,8 @@ class Actor:
             return bodies.node(name)
         if resource == "namespaces":
             return bodies.namespace(name)
+        if resource == "leases":
+            return bodies.lease(name, self.owner)
         raise KeyError(resource)
 
     # --- classes that are not plain CRUD -------------------------------------------------

@@ -250,14 +250,13 @@ class KubeUser(FastHttpUser):
 
     @task
     def step(self) -> None:
-        if STATE.should_stop():
-            STATE.stop_users(self.environment)
-        if STATE.pacer is not None:
-            STATE.pacer.wait()
-            if STATE.should_stop():
-                STATE.stop_users(self.environment)
         cls = self.actor.pick()
         for req in self.actor.plan(cls):
+            # Paced per request, not per plan: a plan may send a prerequisite first.
+            if STATE.pacer is not None:
+                STATE.pacer.wait()
+            if STATE.should_stop():
+                STATE.stop_users(self.environment)
             self._send(req)
 
     def _send(self, req: Req) -> None:

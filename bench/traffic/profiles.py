@@ -7,15 +7,24 @@ duplicate YAML keys are errors naming the file and the field.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bench.errors import InputError
 from bench.traffic.catalog import CLASSES, NAMESPACE_ROLES, identity_names
 
 DEFAULT_FILE = Path(__file__).with_name("profiles.yaml")
+
+
+def _known_class(name: str) -> str:
+    if name not in CLASSES:
+        raise ValueError(f"unknown request class {name!r}")
+    return name
+
+
+ClassName = Annotated[str, AfterValidator(_known_class)]
 
 
 class _Strict(BaseModel):
@@ -51,7 +60,7 @@ class Profile(_Strict):
     description: str = Field(min_length=1)
     watch_timeout_s: int = Field(5, ge=1, le=60)  # timeoutSeconds of every watch
     pool_size: int = Field(20, ge=1, le=1000)  # objects each user keeps per kind for its deletes
-    classes: dict[str, ClassEntry] = Field(min_length=1)
+    classes: dict[ClassName, ClassEntry] = Field(min_length=1)
 
     @field_validator("classes", mode="before")
     @classmethod
@@ -62,15 +71,13 @@ class Profile(_Strict):
                     for k, v in value.items()}
         return value
 
-    @model_validator(mode="after")
-    def _known_classes(self) -> Profile:
-        for name, entry in self.classes.items():
-            spec = CLASSES.get(name)
-            if spec is None:
-                raise ValueError(f"unknown request class {name!r}")
-            if entry.namespaces is not None and spec.cluster_scoped:
+    @field_validator("classes")
+    @classmethod
+    def _scopes(cls, value: dict[str, ClassEntry]) -> dict[str, ClassEntry]:
+        for name, entry in value.items():
+            if entry.namespaces is not None and CLASSES[name].cluster_scoped:
                 raise ValueError(f"{name} is cluster-scoped: namespaces does not apply")
-        return self
+        return value
 
     def identity(self, cls: str) -> str:
         """Who performs ``cls``; classes outside the profile (a create a delete needs) use the default."""
@@ -136,7 +143,8 @@ def parse_profiles(doc: Any, where: str | Path) -> ProfileFile:
         return ProfileFile.model_validate(doc)
     except ValidationError as exc:
         first = exc.errors()[0]
-        loc = tuple(p for p in first["loc"] if p not in ("function-after[_known_classes(), Profile]",))
+        # pydantic marks a failing dict key with a trailing "[key]" element.
+        loc = tuple(p for p in first["loc"] if p != "[key]")
         raise InputError(where, _field_path(loc) or None, first["msg"]) from None
 
 
