@@ -44,11 +44,18 @@ def _register() -> None:
     app.command("report")(report_cli.report)
     app.command("capacity")(report_cli.capacity)
 
+    from bench import run_cli
+
+    run_cli.register(app)
+
 
 def main() -> None:
     _register()
     try:
-        app(standalone_mode=False)
+        # With standalone_mode=False click returns a command's exit code instead of exiting.
+        rc = app(standalone_mode=False)
+        if isinstance(rc, int) and rc:
+            sys.exit(rc)
     except InputError as exc:
         err.print(f"[red]error:[/red] {exc.line()}", highlight=False, soft_wrap=True)
         sys.exit(2)

@@ -6,7 +6,7 @@ Traffic under test goes through Locust, never through this client.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import urllib3
@@ -16,13 +16,15 @@ import urllib3
 class Response:
     status: int
     body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
 
     def json(self) -> Any:
         return json.loads(self.body)
 
 
 class Client:
-    def __init__(self, server: str, ca_file: str, token: str | None = None, timeout: float = 10.0) -> None:
+    def __init__(self, server: str, ca_file: str, token: str | None = None, timeout: float = 10.0,
+                 maxsize: int = 1) -> None:
         host = urllib3.util.parse_url(server).host or ""
         if not (host.startswith("127.") or host in ("localhost", "::1", "[::1]")):
             raise ValueError(f"refusing to talk to non-loopback server {server}")
@@ -30,7 +32,7 @@ class Client:
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._pool = urllib3.PoolManager(
             ca_certs=ca_file, cert_reqs="CERT_REQUIRED", timeout=urllib3.Timeout(total=timeout),
-            retries=False,
+            retries=False, maxsize=maxsize,
         )
 
     def request(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Response:
@@ -41,7 +43,7 @@ class Client:
             hdrs["Content-Type"] = "application/json"
         hdrs.update(headers or {})
         resp = self._pool.request(method, self.server + path, body=data, headers=hdrs, preload_content=True)
-        return Response(resp.status, resp.data)
+        return Response(resp.status, resp.data, {k.lower(): v for k, v in resp.headers.items()})
 
     def get(self, path: str) -> Response:
         return self.request("GET", path)
