@@ -22,6 +22,7 @@ demo: controlplane
 	$(AB) demo
 
 test: controlplane
+	bash scripts/system-deps.sh
 	$(PY) -m pytest
 
 clean:
