@@ -55,6 +55,11 @@ def manifests() -> list[dict[str, Any]]:
         _binding("auditbench:nodes", "auditbench:node", [("User", "system:node:worker-1")]),
         _binding("auditbench:controllers", "auditbench:controller", [
             ("User", "system:serviceaccount:kube-system:auditbench-controller")]),
+        # kube-controller-manager runs with --use-service-account-credentials=false, so its
+        # namespace controller acts as system:kube-controller-manager, whose bootstrap role
+        # cannot deletecollection: deleted namespaces would stay Terminating forever.
+        _binding("auditbench:kcm-namespace-controller", "system:controller:namespace-controller", [
+            ("User", "system:kube-controller-manager")]),
         # Like an aggregated apiserver or kube-rbac-proxy: token and access reviews.
         _binding("auditbench:controller-auth-delegator", "system:auth-delegator", [
             ("User", "system:serviceaccount:kube-system:auditbench-controller")]),
