@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -53,3 +54,22 @@ def read_canaries(path: str | Path) -> list[str]:
         return [line for line in Path(path).read_text().splitlines() if line]
     except FileNotFoundError:
         return []
+
+
+_PLAIN = re.compile(PREFIX + r"[0-9a-f]{28}")
+# base64 of the 36-byte canary: its first 6 bytes "abcana" always encode to "YWJjYW5h".
+_B64 = re.compile(r"YWJjYW5h[A-Za-z0-9+/]{40}")
+
+
+def find_canaries(text: str, canaries: set[str] | list[str]) -> set[str]:
+    """Which of ``canaries`` occur in ``text``, as sent or base64-encoded."""
+    wanted = set(canaries)
+    found = {m for m in _PLAIN.findall(text) if m in wanted}
+    for m in _B64.findall(text):
+        try:
+            decoded = base64.b64decode(m).decode()
+        except (ValueError, UnicodeDecodeError):
+            continue
+        if decoded in wanted:
+            found.add(decoded)
+    return found

@@ -134,3 +134,12 @@ def test_cluster_admin_binding(tmp_path: Path, cls: str) -> None:
     (req,) = _run(actor, cls)
     assert req.body["roleRef"]["name"] == "cluster-admin"
     assert req.body["metadata"]["name"].startswith("ab-abc123-")
+
+
+def test_find_canaries_plain_and_base64(tmp_path: Path) -> None:
+    from bench.traffic.canary import find_canaries, new_canary
+
+    a, b, c = new_canary(), new_canary(), new_canary()
+    text = f'{{"data":{{"k":"{needles(b)[1]}"}},"stringData":{{"k":"{a}"}}}} {new_canary()}'
+    assert find_canaries(text, [a, b, c]) == {a, b}
+    assert find_canaries("nothing here", [a]) == set()
