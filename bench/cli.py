@@ -30,6 +30,10 @@ def _register() -> None:
     app.add_typer(controlplane_cli.build_app, name="controlplane")
     controlplane_cli.register(app)
 
+    from bench.measure import webhook_cli
+
+    app.add_typer(webhook_cli.webhook_app, name="webhook")
+
     from bench.logs import cli as logs_cli
 
     app.add_typer(logs_cli.app, name="logs")
