@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 import numpy as np
 import psutil
+import urllib3
 
 from bench.atomic import write_json
 from bench.controlplane.http import Client
@@ -137,7 +138,11 @@ def run_traffic(cluster: ClusterInfo, profile: str, mode: Mode, users: int | Non
     t0 = time.monotonic()
     canaries = CanaryFile(canary_path)
     try:
-        fixtures.setup(admin, layout, canaries)
+        try:
+            fixtures.setup(admin, layout, canaries)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise fixtures.SetupError(f"traffic setup cannot talk to {cluster.server}: {exc}",
+                                      "is the cluster up, and is the CA file the cluster's?") from None
         setup_s = time.monotonic() - t0
         procs = max(1, workers)
         config = {
@@ -157,11 +162,20 @@ def run_traffic(cluster: ClusterInfo, profile: str, mode: Mode, users: int | Non
     finally:
         canaries.close()
         if teardown:
-            td = fixtures.teardown(admin, layout)
+            summary = _teardown(admin, layout)
             if "result" in locals():
-                result.teardown = {"deleted": {k: len(v) for k, v in td.deleted.items()}, "errors": td.errors}
+                result.teardown = summary
         admin.close()
     return result
+
+
+def _teardown(admin: Client, layout: Layout) -> dict[str, Any]:
+    # Never let a failing cleanup hide the run's own result or exception.
+    try:
+        td = fixtures.teardown(admin, layout)
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        return {"deleted": {}, "errors": [f"teardown failed: {exc}"]}
+    return {"deleted": {k: len(v) for k, v in td.deleted.items()}, "errors": td.errors}
 
 
 def _admin_client(cluster: ClusterInfo) -> Client:

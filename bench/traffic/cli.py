@@ -1,0 +1,123 @@
+"""`auditbench traffic ...`: list profiles, and run one profile against a fresh local cluster.
+
+`traffic run` is the load generator's benchmark: it prints the request rate, latency and the
+load generator's own CPU so the traffic side can be sized on a given machine.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from bench.errors import InputError
+from bench.paths import project_root
+from bench.scenario.durations import parse_duration
+from bench.traffic.launcher import TrafficResult
+from bench.traffic.profiles import DEFAULT_FILE, load_profiles
+
+app = typer.Typer(no_args_is_help=True, help="Locust traffic profiles for the apiserver.")
+out = Console(highlight=False, soft_wrap=True)
+
+
+class Format(str, Enum):
+    text = "text"
+    json = "json"
+
+
+class Mode(str, Enum):
+    closed = "closed"
+    open = "open"
+
+
+@app.command("profiles")
+def profiles_cmd(
+    file: Path = typer.Option(DEFAULT_FILE, "--file", help="Profiles YAML to validate and list."),
+    fmt: Format = typer.Option(Format.text, "--format", help="text or json"),
+) -> None:
+    """Validate a profiles file and list its profiles with each class's share and identity."""
+    profiles = load_profiles(file).profiles
+    if fmt is Format.json:
+        doc = {name: {"description": p.description, "classes": {
+            cls: {"share": share, "as": p.identity(cls), "namespaces": list(p.namespace_roles(cls))}
+            for cls, share in p.shares().items()}} for name, p in profiles.items()}
+        out.print(json.dumps(doc, indent=2))
+        return
+    for name, p in profiles.items():
+        table = Table(title=f"{name}: {p.description}", title_justify="left")
+        for col in ("class", "share", "as", "namespaces"):
+            table.add_column(col)
+        for cls, share in sorted(p.shares().items(), key=lambda kv: -kv[1]):
+            table.add_row(cls, f"{share:.1%}", p.identity(cls), ",".join(p.namespace_roles(cls)) or "-")
+        out.print(table)
+
+
+def _seconds(text: str, option: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise InputError(None, option, str(exc)) from None
+
+
+@app.command("run")
+def run_cmd(
+    profile: str = typer.Option("mixed", "--profile", help="Profile name from the profiles file."),
+    mode: Mode = typer.Option(Mode.closed, "--mode", help="closed (N users, no wait) or open (target rate)."),
+    users: Optional[int] = typer.Option(None, "--users", help="Users (closed: required, default 4; open: concurrency)."),
+    target_rps: Optional[float] = typer.Option(None, "--target-rps", help="Open loop: requests per second."),
+    duration: str = typer.Option("20s", "--duration", help="Measured window (Go duration)."),
+    warmup: str = typer.Option("3s", "--warmup", help="Warm-up before the window (not recorded)."),
+    workers: int = typer.Option(0, "--workers", help="Locust worker processes (0 = one process)."),
+    policy: Path = typer.Option(project_root() / "policies" / "seed-production.yaml", "--policy",
+                                help="Audit policy for the cluster."),
+    seed: int = typer.Option(1, "--seed"),
+    profiles_file: Path = typer.Option(DEFAULT_FILE, "--profiles-file"),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Keep samples here (default: a temp dir)."),
+    fmt: Format = typer.Option(Format.text, "--format", help="text or json"),
+) -> None:
+    """Start a local cluster with POLICY, run one profile, print rate, latency and load-generator CPU."""
+    from bench.controlplane.audit import AuditSettings
+    from bench.controlplane.local import LocalCluster
+    from bench.traffic.launcher import ClusterInfo, run_traffic
+
+    if not policy.is_file():
+        raise InputError(policy, None, "policy file not found")
+    if mode is Mode.closed and users is None:
+        users = 4
+    duration_s, warmup_s = _seconds(duration, "--duration"), _seconds(warmup, "--warmup")
+    work = out_dir or Path(tempfile.mkdtemp(prefix="auditbench-traffic-"))
+    work.mkdir(parents=True, exist_ok=True)
+    with LocalCluster(audit=AuditSettings(policy=policy)) as cluster:
+        result = run_traffic(ClusterInfo.from_local(cluster), profile, mode.value, users, target_rps, duration_s,
+                             warmup_s, seed, work / "samples.csv.gz", work / "canaries.txt", workers=workers,
+                             profiles_file=profiles_file)
+    if fmt is Format.json:
+        out.print(json.dumps(result.as_dict(), indent=2, default=str))
+        return
+    _print(result)
+
+
+def _print(r: TrafficResult) -> None:
+    target = f" (target {r.target_rps:.1f})" if r.target_rps else ""
+    out.print(f"{r.profile} {r.mode}-loop, {r.users} users, {r.workers} workers: "
+              f"{r.requests} requests in {r.duration_s:.1f}s = {r.achieved_rps:.1f} req/s{target}; "
+              f"{r.failures} failed {r.errors_by_code}")
+    sat = "  SATURATED: the client limits the rate" if r.loadgen_saturated else ""
+    out.print(f"load generator: {r.loadgen_cpu_seconds:.2f} CPU-s, {r.loadgen_cpu_util:.0%} of a core per process "
+              f"(busiest {r.loadgen_cpu_util_max:.0%}){sat}")
+    table = Table()
+    for col in ("class", "count", "mean ms", "p50", "p90", "p99", "p99.9", "max"):
+        table.add_column(col, justify="right" if col != "class" else "left")
+    lat = r.latency
+    rows = [("overall", lat["overall"])] + sorted(lat["by_class"].items())
+    for name, s in rows:
+        table.add_row(name, str(s["count"]), *(f"{s[k]:.2f}" for k in
+                      ("mean_ms", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms")))
+    out.print(table)
+    out.print(f"samples: {r.samples_path}")
