@@ -52,6 +52,10 @@ def _register() -> None:
 
     run_cli.register(app)
 
+    from bench.traffic import cli as traffic_cli
+
+    app.add_typer(traffic_cli.app, name="traffic")
+
 
 def main() -> None:
     _register()
