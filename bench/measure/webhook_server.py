@@ -78,7 +78,7 @@ class Receiver:
             self.stats.record_error(405)
             return web.Response(status=405)
         body = await request.content.read()
-        received_at = time.time()
+        received_at = round(time.time(), 6)  # as written to the capture file
         if self.cfg.error_rate > 0 and self.rng.random() < self.cfg.error_rate:
             self.stats.record_error(500, _count_events(body))
             return web.Response(status=500, text="injected error")
