@@ -69,11 +69,19 @@ class Receiver:
         self.port = cfg.port
         self.down_until: float | None = None
         self.down_periods: list[list[float]] = []
+        self.in_flight = 0
 
     # --- HTTP --------------------------------------------------------------------------
     async def handle(self, request: BaseRequest) -> web.StreamResponse:
         if request.method == "GET" and request.path == "/healthz":
             return web.Response(text="ok")
+        self.in_flight += 1
+        try:
+            return await self._handle(request)
+        finally:
+            self.in_flight -= 1
+
+    async def _handle(self, request: BaseRequest) -> web.StreamResponse:
         if request.method != "POST":
             self.stats.record_error(405)
             return web.Response(status=405)
@@ -145,12 +153,18 @@ class Receiver:
         self.down_until = None
         self.down_periods.append([round(start, 6), round(time.time(), 6)])
 
-    async def close(self) -> None:
+    async def close(self, grace: float = 5.0) -> None:
+        """Stop listening, let batches in flight finish (bounded), then drop idle keep-alive
+        connections at once (aiohttp's shutdown would wait out its timeout on them)."""
         if self.listener is not None:
             self.listener.close()
             self.listener = None
+        deadline = time.monotonic() + grace
+        while self.in_flight and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
         if self.http is not None:
-            await self.http.shutdown(2.0)
+            self.http.pre_shutdown()
+            await self.http.shutdown(0.5)
         self.capture.flush()
         self.capture.close()
 
