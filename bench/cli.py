@@ -37,6 +37,7 @@ def _register() -> None:
     from bench.logs import cli as logs_cli
 
     app.add_typer(logs_cli.app, name="logs")
+    app.command("whatif")(logs_cli.whatif)
 
     from bench.policy import cli as policy_cli
 

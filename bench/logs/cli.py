@@ -88,3 +88,51 @@ def bench_cmd(
         _print_json(report)
     else:
         benchmark.print_report(out, report)
+
+
+def _load_policies(paths: list[Path]) -> list:
+    from bench.policy.loader import load_policy
+
+    if not paths:
+        from bench.errors import InputError
+
+        raise InputError(None, "--policy", "give at least one policy")
+    return [load_policy(p) for p in paths]
+
+
+def whatif(
+    captures: list[Path] = typer.Argument(..., help="Capture taken with a RequestResponse-for-everything policy that omits no stage (log files, webhook captures)."),
+    policies: list[Path] = typer.Option([], "--policy", help="Candidate policy (repeat for several)."),
+    fmt: Format = typer.Option(Format.table, "--format", help="table for people, json for machines."),
+) -> None:
+    """Predict what each policy would write for the captured traffic: events and bytes by level and rule."""
+    from bench.logs import render
+    from bench.logs import whatif as whatif_mod
+
+    loaded = _load_policies(policies)
+    result = whatif_mod.predict(reader.iter_events(reader.expand(captures)), loaded)
+    doc = result.to_json()
+    if fmt is Format.json:
+        _print_json(doc)
+    else:
+        render.print_whatif(out, doc)
+
+
+app.command("whatif")(whatif)
+
+
+@app.command("attribute")
+def attribute_cmd(
+    files: list[Path] = typer.Argument(..., help="Audit log(s) written under the policy."),
+    policy: Path = typer.Option(..., "--policy", help="The policy that wrote the log."),
+    fmt: Format = typer.Option(Format.table, "--format", help="table for people, json for machines."),
+) -> None:
+    """Events and bytes per policy rule: which rule makes the log big."""
+    from bench.logs import attribution, render
+
+    (loaded,) = _load_policies([policy])
+    doc = attribution.attribute(reader.iter_events(reader.expand(files)), loaded).to_json()
+    if fmt is Format.json:
+        _print_json(doc)
+    else:
+        render.print_attribution(out, doc)

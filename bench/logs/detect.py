@@ -25,6 +25,7 @@ stops at the first line that is not JSON; here only lines that could match are p
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,7 +61,7 @@ class Detection:
     title: str
     jq: str  # the article's expression, inside select(...)
     needles: tuple[str, ...]  # literals every match contains, as they appear in JSON text
-    sql: str  # a DuckDB condition on `line` that every match meets (checked after the needles)
+    sql: str  # a DuckDB condition every match meets, on fields written as _X(path)
     predicate: Callable[[Any], bool]  # jq's semantics, the final word
 
 
@@ -80,8 +81,12 @@ def _not_service_account(doc: Any) -> bool | object:
     return not name.startswith("system:serviceaccount:")
 
 
+_FIELD = re.compile(r"@@([A-Za-z.]+)@@")
+
+
 def _X(path: str) -> str:
-    return f"json_extract_string(line, '$.{path}')"
+    """A field in a detection's SQL; _candidate_sql extracts all fields in one parse."""
+    return f"@@{path}@@"
 
 
 def detections(production_namespace: str = "production") -> list[Detection]:
@@ -143,15 +148,26 @@ def _sql_literal(s: str) -> str:
 
 
 def _candidate_sql(relation: str, dets: Sequence[Detection]) -> str:
-    # One pass for all detections. DuckDB evaluates a conjunction left to right on the
-    # rows still selected, so the cheap substring tests (short needles first: DuckDB
-    # searches needles of up to 8 bytes fastest) leave few lines for the JSON tests.
-    # A line with \u escapes could spell a literal differently: it always goes to Python.
-    per_det = [
-        " AND ".join([*(f"contains(line, {_sql_literal(n)})" for n in d.needles), f"({d.sql})"]) for d in dets
-    ]
-    cond = " OR ".join(f"({c})" for c in per_det)
-    return f"SELECT line FROM ({relation}) WHERE ({cond}) OR contains(line, '\\u')"
+    # One pass for all detections. Substring tests first (cheap, and short needles are
+    # searched fastest), then one JSON parse per surviving line for all fields at once.
+    # A line with \u escapes could spell a literal differently, so it skips the
+    # substring tests (DuckDB's JSON functions decode escapes).
+    paths: list[str] = []
+    for d in dets:
+        for p in _FIELD.findall(d.sql):
+            if p not in paths:
+                paths.append(p)
+    prefilter = " OR ".join(
+        "(" + " AND ".join(f"contains(line, {_sql_literal(n)})" for n in d.needles) + ")" for d in dets
+    )
+    conds = " OR ".join(
+        "(" + _FIELD.sub(lambda m: f"v[{paths.index(m.group(1)) + 1}]", d.sql) + ")" for d in dets
+    )
+    extract = "json_extract_string(line, [" + ", ".join(f"'$.{p}'" for p in paths) + "])"
+    return (
+        f"SELECT line FROM (SELECT line, {extract} AS v FROM ({relation}) "
+        f"WHERE {prefilter} OR contains(line, '\\u')) WHERE {conds}"
+    )
 
 
 def _parse(line: str) -> Any:

@@ -66,3 +66,55 @@ def print_findings(console: Console, findings: Sequence[detect_mod.Finding]) -> 
             s = detect_mod.finding_summary(ev)
             t.add_row(*("" if s[c] is None else str(s[c]) for c in cols))
         console.print(t)
+
+
+def _level_cell(counter: dict[str, int] | None) -> str:
+    if not counter:
+        return "-"
+    return f"{counter['events']:,} / {human_bytes(counter['bytes'])}"
+
+
+def rules_table(title: str, rules: Sequence[dict], total_events: int, total_bytes: int) -> Table:
+    """Per-rule events and bytes (rows as produced by whatif/attribution to_json)."""
+    t = Table(title=title, title_justify="left")
+    t.add_column("rule", justify="right")
+    t.add_column("level")
+    t.add_column("matches", overflow="fold")
+    for col in ("events", "% events", "bytes", "% bytes"):
+        t.add_column(col, justify="right")
+    top = max((r["bytes"] for r in rules), default=0)
+    for r in rules:
+        style = "bold" if top and r["bytes"] == top else None
+        t.add_row(
+            "-" if r["rule"] is None else str(r["rule"]), r["level"], r["description"], f"{r['events']:,}",
+            _pct(r["events"], total_events), human_bytes(r["bytes"]), _pct(r["bytes"], total_bytes), style=style,
+        )
+    return t
+
+
+def print_whatif(console: Console, doc: dict) -> None:
+    cap = doc["capture"]
+    console.print(
+        f"capture: {cap['requests']:,} requests, {cap['events']:,} events, {human_bytes(cap['bytes'])}", highlight=False
+    )
+    for problem, n in cap["problems"].items():
+        console.print(f"[yellow]warning:[/yellow] {n:,} events: {problem}", highlight=False)
+    t = Table(title="predicted audit log per policy", title_justify="left")
+    t.add_column("policy", overflow="fold")
+    for col in ("requests logged", "events", "bytes", "bytes vs capture", "Metadata", "Request", "RequestResponse"):
+        t.add_column(col, justify="right")
+    for p in doc["predictions"]:
+        t.add_row(
+            p["policy"], f"{p['requests_logged']:,}", f"{p['events']:,}", human_bytes(p["bytes"]),
+            _pct(p["bytes"], cap["bytes"]), *(_level_cell(p["by_level"].get(lv)) for lv in ("Metadata", "Request", "RequestResponse")),
+        )
+    console.print(t)
+    for p in doc["predictions"]:
+        console.print(rules_table(f"{p['policy']}: by rule", p["by_rule"], p["events"], p["bytes"]))
+
+
+def print_attribution(console: Console, doc: dict) -> None:
+    console.print(f"{doc['events']:,} events, {human_bytes(doc['bytes'])} written under {doc['policy']}", highlight=False)
+    console.print(rules_table("cost per rule (largest in bold)", doc["rules"], doc["events"], doc["bytes"]))
+    for what, n in doc["inconsistent"].items():
+        console.print(f"[yellow]warning:[/yellow] {n:,} events do not fit this policy: {what}", highlight=False)

@@ -154,7 +154,8 @@ def _crb(rng: random.Random, role: str, subject: str) -> dict:
 
 
 def _dumps(obj: object) -> str:
-    return json.dumps(obj, separators=(",", ":"))
+    # As Go's encoding/json writes it: compact, with HTML characters escaped.
+    return json.dumps(obj, separators=(",", ":")).replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
 
 
 @dataclass(frozen=True)
@@ -271,10 +272,11 @@ def _event_lines(rng: random.Random, pools: _Pools, kind: _Kind, t: float) -> li
         uri = base + (f"/namespaces/{ns}" if ns else "") + f"/{kind.resource}" + (f"/{name}" if name else "")
         if kind.subresource:
             uri += f"/{kind.subresource}"
+        # "&" as Go's encoder escapes it
         if kind.subresource == "exec":
-            uri += "?command=sh&container=app&stdin=true&stdout=true&tty=true"
+            uri += "?command=sh\\u0026container=app\\u0026stdin=true\\u0026stdout=true\\u0026tty=true"
         if kind.verb == "watch":
-            uri += "?watch=true&resourceVersion=4711&timeoutSeconds=480"
+            uri += "?watch=true\\u0026resourceVersion=4711\\u0026timeoutSeconds=480"
         parts = [f'"resource":"{kind.resource}"']
         if ns:
             parts.append(f'"namespace":"{ns}"')
