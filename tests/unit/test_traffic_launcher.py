@@ -31,7 +31,7 @@ def test_bad_parameters_are_input_errors(kwargs: dict, field: str) -> None:
 
 def test_open_loop_user_budget() -> None:
     assert default_users_for(10.0) == 4
-    assert default_users_for(1000.0) == 20
+    assert default_users_for(1000.0) == 50
     assert _validate("open", 7, 100.0, 1.0, 0.0, 0, None) == 7
 
 
