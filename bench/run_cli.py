@@ -13,7 +13,8 @@ from rich.table import Table
 
 from bench.results.schema import VariantResult
 
-out = Console()
+# Wide when not on a terminal (CI logs, pipes) so the summary table stays readable.
+out = Console() if Console().is_terminal else Console(width=180)
 
 
 def _summary_table(results: list[VariantResult]) -> Table:

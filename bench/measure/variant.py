@@ -127,7 +127,12 @@ def measure_variant(
         meta["ended_at"] = store.utc_now()
         if not options.keep_scratch:
             shutil.rmtree(scratch, ignore_errors=True)
-    return VariantResult.model_validate(doc)
+    try:
+        return VariantResult.model_validate(doc)
+    except ValueError as exc:  # a measurement that does not fit the schema is a failed variant, not a crash
+        (scratch.parent / f"{scratch.name}-invalid.json").write_text(repr(doc))
+        keep = {k: doc[k] for k in ("run_id", "variant_id", "repeat", "variant", "metadata")}
+        return VariantResult.model_validate({**keep, "status": "failed", "error": f"result did not validate: {exc}"})
 
 
 def log_section(cluster_log: Path | None, window: tuple[float, float], requests: int) -> dict[str, Any] | None:

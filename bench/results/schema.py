@@ -109,6 +109,9 @@ class ServerLatencies(_Doc):
     mutating: ServerLatency | None = None
     readonly: ServerLatency | None = None
     sli_all: ServerLatency | None = None
+    sli_mutating: ServerLatency | None = None
+    sli_readonly: ServerLatency | None = None
+    by_class: dict[str, ServerLatency] = {}  # "VERB resource[/subresource]"
 
 
 class Apiserver(_Doc):
