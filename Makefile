@@ -1,5 +1,5 @@
 # Two entry points for a newcomer; both install what they need first.
-#   make demo   build the control plane (cached), run a small real benchmark, print the report path
+#   make demo   build the control plane (cached), run the smoke benchmark, print the report path
 #   make test   unit + integration tests against the real local control plane
 SHELL := /bin/bash
 VENV ?= .venv
@@ -19,7 +19,7 @@ controlplane: setup
 	$(AB) controlplane build
 
 demo: controlplane
-	$(AB) demo
+	$(AB) run scenarios/smoke.yaml
 
 test: controlplane
 	bash scripts/system-deps.sh

@@ -279,7 +279,7 @@ class LocalCluster:
             "--bind-address=127.0.0.1",
             f"--secure-port={self.ports['controller_manager']}",
             "--leader-elect=false",
-            "--use-service-account-credentials=false",
+            "--use-service-account-credentials=true",  # each controller as its own service account, as kubeadm runs it
             f"--service-account-private-key-file={self.pki_dir / 'sa.key'}",
             f"--root-ca-file={self.ca_file}",
             f"--cert-dir={self._dir / 'kcm-certs'}",
