@@ -63,6 +63,8 @@ def serve_cmd(
     """Run one receiver until Ctrl-C (or --duration); print its final counters as JSON."""
     from bench.measure.webhook import Faults, Receiver
 
+    if (down_after is None) != (down_for == 0):
+        raise InputError(None, "--down-after/--down-for", "give both, or neither")
     faults = Faults(delay_ms=delay_ms, error_rate=error_rate, seed=seed, down_after_s=down_after, down_for_s=down_for)
     receiver = Receiver.start_in(directory, faults)
     try:
