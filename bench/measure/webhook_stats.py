@@ -32,7 +32,7 @@ class EventHead(msgspec.Struct):
 class EventListHead(msgspec.Struct):
     kind: str = ""
     apiVersion: str = ""
-    items: list[EventHead] = []
+    items: list[EventHead] | None = None  # Go encodes an empty list as null
 
 
 class EventListRaw(msgspec.Struct):

@@ -194,3 +194,24 @@ def test_receiver_exits_when_the_harness_is_killed(tmp_path: Path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_other_json_shapes_are_captured_exactly_too(tmp_path: Path):
+    ev = _event(0)
+    reordered = json.dumps({"items": [ev], "apiVersion": "audit.k8s.io/v1", "kind": "EventList"}, indent=1).encode()
+    empty = b'{"kind":"EventList","apiVersion":"audit.k8s.io/v1","metadata":{},"items":null}\n'
+    with Receiver.start_in(tmp_path) as receiver:
+        pool = _pool(receiver)
+        assert _post(pool, receiver, reordered) == 200
+        assert _post(pool, receiver, empty) == 200
+    final = receiver.stop()
+    first, second = (json.loads(line) for line in receiver.capture_path.read_bytes().splitlines())
+    assert first["events"] == [ev] and second["events"] == []
+    assert final["events"] == 1 and final["batches"] == 2
+
+
+def test_a_new_receiver_starts_a_fresh_capture(tmp_path: Path):
+    for _ in range(2):
+        with Receiver.start_in(tmp_path) as receiver:
+            assert _post(_pool(receiver), receiver, _body([_event(0)])) == 200
+    assert len(receiver.capture_path.read_bytes().splitlines()) == 1
