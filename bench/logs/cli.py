@@ -74,6 +74,7 @@ def bench_cmd(
     seed: int = typer.Option(1, "--seed", help="Seed of the synthetic log."),
     jq: str = typer.Option("/usr/bin/jq", "--jq", help="The jq binary to compare against."),
     queries: Optional[str] = typer.Option(None, "--queries", help="Comma-separated subset of queries to run."),
+    repeat: int = typer.Option(3, "--repeat", min=1, help="auditbench runs per query (the median counts)."),
     fmt: Format = typer.Option(Format.table, "--format"),
 ) -> None:
     """Generate a synthetic audit log and time each query: auditbench MB/s next to jq on the same file."""
@@ -82,7 +83,7 @@ def bench_cmd(
     selected = [q.strip() for q in queries.split(",")] if queries else None
     report = benchmark.run_benchmark(
         size_bytes=benchmark.parse_size(size), directory=directory, keep=keep, seed=seed, jq=jq,
-        queries=selected, echo=(lambda m: out.print(m, highlight=False)) if fmt is Format.table else None,
+        queries=selected, repeat=repeat, echo=(lambda m: out.print(m, highlight=False)) if fmt is Format.table else None,
     )
     if fmt is Format.json:
         _print_json(report)
@@ -131,7 +132,7 @@ def attribute_cmd(
     from bench.logs import attribution, render
 
     (loaded,) = _load_policies([policy])
-    doc = attribution.attribute(reader.iter_events(reader.expand(files)), loaded).to_json()
+    doc = attribution.attribute_sources(reader.expand(files), loaded).to_json()
     if fmt is Format.json:
         _print_json(doc)
     else:

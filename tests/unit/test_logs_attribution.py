@@ -66,3 +66,17 @@ def test_cli_json() -> None:
     doc = json.loads(result.output)
     assert doc["events"] == len(log_events("seed-production"))
     assert max(doc["rules"], key=lambda r: r["bytes"])["rule"] is not None
+
+
+def test_duckdb_path_equals_the_per_event_path() -> None:
+    policies = [load_policy(ROOT / "policies" / "seed-production.yaml"), load_policy(FIXTURES / "whatif-mixed-policy.yaml")]
+    for name in ("seed-production", "mixed", "capture"):
+        sources = reader.expand([FIXTURES / f"whatif-{name}.log"])
+        for policy in policies:
+            slow = attribution.attribute(reader.iter_events(sources), policy).to_json()
+            fast = attribution.attribute_sources(sources, policy).to_json()
+            assert fast == slow, (name, policy.source)
+    # Odd events too: sorted keys, a missing username, a string objectRef, non-resource URLs.
+    sources = reader.expand([FIXTURES / "detect-cases.log"])
+    assert attribution.attribute_sources(sources, policies[0]).to_json() == \
+        attribution.attribute(reader.iter_events(sources), policies[0]).to_json()
