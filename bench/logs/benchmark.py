@@ -172,6 +172,7 @@ def run_benchmark(
 ) -> dict[str, Any]:
     """Write a synthetic log, then time every query with auditbench and with jq."""
     say = echo or (lambda _m: None)
+    load_at_start = [round(x, 2) for x in os.getloadavg()]
     chosen = _select(queries)
     version = jq_version(jq)
     workdir = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="auditbench-logs-"))
@@ -198,7 +199,7 @@ def run_benchmark(
         "generate_seconds": round(gen_s, 3),
         "jq": version,
         "cpus": os.cpu_count(),
-        "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
+        "loadavg_at_start": load_at_start,
         "auditbench_repeat": repeat,
         "loadavg_at_end": [round(x, 2) for x in os.getloadavg()],
         "queries": results,

@@ -8,9 +8,8 @@ Two ways in, for two jobs:
 
 Sizes: for a log file ``nbytes`` is the real line length plus its newline. Webhook
 captures and EventList documents carry events inside a batch, so there ``nbytes`` is
-the size of the event written as one compact JSON line, i.e. what the log backend
-would have written for it (DuckDB's and Python's compact forms may differ from Go's
-by a few escaped characters such as ``<`` vs ``\\u003c``).
+the size of the event written as one compact JSON line with Go's escaping, i.e. what
+the log backend would have written for it.
 """
 
 from __future__ import annotations
@@ -147,11 +146,18 @@ def _log_sql(sources: list[Source], big_lines: bool, tolerant: bool) -> str:
 
 
 def _webhook_sql(sources: list[Source]) -> str:
+    # DuckDB writes each event back as compact JSON but, unlike Go, leaves <, > and &
+    # (6 bytes each as \u003c...) and U+2028/U+2029 (6 bytes instead of 3) unescaped:
+    # add the difference so sizes are those the apiserver's encoder produces.
+    go_extra = (
+        "5 * (strlen(line) - strlen(regexp_replace(line, '[<>&]', '', 'g'))) "
+        "+ (strlen(line) - strlen(regexp_replace(line, '[\u2028\u2029]', '', 'g')))"
+    )
     return (
-        "SELECT ev::VARCHAR AS line, strlen(ev::VARCHAR) + 1 AS nbytes FROM ("
+        f"SELECT line, strlen(line) + 1 + {go_extra} AS nbytes FROM (SELECT ev::VARCHAR AS line FROM ("
         f"SELECT unnest(events) AS ev FROM read_ndjson({_sql_list(s.path for s in sources)}, "
         "columns={'received_at': 'DOUBLE', 'bytes': 'BIGINT', 'events': 'JSON[]'}, "
-        f"compression='auto', maximum_object_size={MAX_LINE_BYTES}))"
+        f"compression='auto', maximum_object_size={MAX_LINE_BYTES})))"
     )
 
 
@@ -207,7 +213,10 @@ def batch_stats(con: Any, sources: list[Source]) -> dict[str, int] | None:
 
 
 def compact(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    """One event as the apiserver's log backend would write it (Go's encoder)."""
+    from bench.logs.gojson import go_dumps
+
+    return go_dumps(obj)
 
 
 def _document_events(source: Source) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ formatting, so a 1 GB log takes seconds, not minutes.
 from __future__ import annotations
 
 import json
+import os
 import random
 import uuid
 from collections.abc import Iterator
@@ -347,4 +348,8 @@ def write_log(path: str | Path, size_bytes: int, seed: int = 1) -> tuple[int, in
                 chunk, chunk_bytes = [], 0
                 if written >= size_bytes:
                     break
+        # On disk before anyone times a read: otherwise the first reader shares the
+        # machine with the kernel writing back a gigabyte of dirty pages.
+        fh.flush()
+        os.fsync(fh.fileno())
     return written, events
