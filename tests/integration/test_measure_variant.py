@@ -1,0 +1,83 @@
+"""One variant measured for real (issue: measurement), with short windows on the local backend."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench.measure.variant import MeasureOptions, measure_variant
+from bench.results.schema import VariantResult
+from bench.scenario.loader import parse_scenario
+from bench.scenario.matrix import Variant, expand
+
+pytestmark = pytest.mark.integration
+
+_TRAFFIC = {"profiles": ["security"], "users": 4, "duration": "8s", "warmup": "1s"}
+
+
+def _variants(**doc) -> dict[str, Variant]:
+    base = {"name": "t", "policies": ["seed-production"], "baseline": False, "traffic": _TRAFFIC}
+    base.update(doc)
+    return {v.id: v for v in expand(parse_scenario(base))}
+
+
+def _measure(variant: Variant, tmp_path: Path) -> VariantResult:
+    result = measure_variant(variant, "test", 1, 7, tmp_path, MeasureOptions(echo=lambda m: None))
+    return result
+
+
+def test_batch_max_wait_5s_sends_fewer_larger_batches_than_0s(binaries, tmp_path):
+    variants = _variants(audit={"log": {"enabled": [False]},
+                                "webhook": {"enabled": [True], "batch_max_wait": ["0s", "5s"]}})
+    by_wait = {}
+    for vid, v in variants.items():
+        r = _measure(v, tmp_path)
+        assert r.status == "ok", r.error
+        by_wait[v.webhook.batch_max_wait_s] = r.audit.webhook
+    zero, five = by_wait[0.0], by_wait[5.0]
+    print(f"0s: {zero.batches} batches, {zero.events_per_batch.mean:.1f} events/batch; "
+          f"5s: {five.batches} batches, {five.events_per_batch.mean:.1f} events/batch")
+    assert zero.events and five.events
+    assert zero.batches > five.batches
+    assert zero.events_per_batch.mean < five.events_per_batch.mean
+
+
+def test_requestresponse_writes_more_bytes_per_request_than_metadata(binaries, tmp_path):
+    variants = _variants(policies=["metadata-all", "requestresponse-all"])
+    bpr = {}
+    for v in variants.values():
+        r = _measure(v, tmp_path)
+        # requestresponse-all logs secrets with their values: the canary check must trip
+        if v.policy == "requestresponse-all":
+            assert r.status == "failed" and "SECRET VALUES LEAKED" in (r.error or "")
+        else:
+            assert r.status == "ok", r.error
+        assert r.audit.log is not None and r.audit.log.bytes_per_request
+        bpr[v.policy] = r.audit.log.bytes_per_request
+    print(f"bytes/request: {bpr}")
+    assert bpr["requestresponse-all"] > 1.5 * bpr["metadata-all"]
+
+
+def test_policy_logging_secrets_at_request_trips_the_canary_check(binaries, tmp_path):
+    (v,) = _variants(policies=["request-all"]).values()
+    r = _measure(v, tmp_path)
+    assert r.status == "failed"
+    assert "SECRET VALUES LEAKED" in r.error and "request-all" in r.error
+    assert r.audit.canaries.checked > 0 and r.audit.canaries.leaked
+    # the result names where, never what
+    assert all("canary" not in loc.split(":")[0] for loc in r.audit.canaries.leaked)
+
+
+def test_receiver_down_makes_the_apiserver_count_failed_events(binaries, tmp_path):
+    (v,) = _variants(audit={
+        "log": {"enabled": [False]},
+        "webhook": {"enabled": [True], "batch_max_wait": ["1s"], "initial_backoff": "100ms",
+                    "receiver": {"down_for_s": 30}},
+    }).values()
+    r = _measure(v, tmp_path)
+    assert r.status == "ok", r.error
+    failed = sum(r.audit.metrics.error_total.values())
+    print(f"audit errors by plugin while the receiver was down: {r.audit.metrics.error_total}; "
+          f"delivered {r.audit.webhook.events} events in {r.audit.webhook.batches} batches")
+    assert failed > 0
