@@ -11,6 +11,10 @@ from bench.logs import detect as detect_mod
 from bench.logs.scan import Row, ScanResult
 
 
+_MAX_ROWS = 20  # per breakdown in the text table; JSON has every row
+_MAX_FINDINGS = 50
+
+
 def human_bytes(n: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if abs(n) < 1024 or unit == "GiB":
@@ -45,7 +49,9 @@ def print_scan(console: Console, res: ScanResult) -> None:
             highlight=False,
         )
     for dim, rows in res.by.items():
-        console.print(rows_table(f"by {dim.replace('_', ' ')}", rows, res.events, res.bytes))
+        console.print(rows_table(f"by {dim.replace('_', ' ')}", rows[:_MAX_ROWS], res.events, res.bytes))
+        if len(rows) > _MAX_ROWS:
+            console.print(f"  … {len(rows) - _MAX_ROWS} more (--format json lists all)", highlight=False)
     console.print(rows_table("top users", res.top_users, res.events, res.bytes))
     console.print(rows_table("top resources (resource namespace/name)", res.top_resources, res.events, res.bytes))
 
@@ -62,10 +68,12 @@ def print_findings(console: Console, findings: Sequence[detect_mod.Finding]) -> 
         cols = ("time", "user", "verb", "namespace", "name", "stage", "code")
         for c in cols:
             t.add_column(c, overflow="fold")
-        for ev in f.events:
+        for ev in f.events[:_MAX_FINDINGS]:
             s = detect_mod.finding_summary(ev)
             t.add_row(*("" if s[c] is None else str(s[c]) for c in cols))
         console.print(t)
+        if n > _MAX_FINDINGS:
+            console.print(f"  … {n - _MAX_FINDINGS} more (--format json lists all, with the full events)", highlight=False)
 
 
 def _level_cell(counter: dict[str, int] | None) -> str:
