@@ -103,9 +103,13 @@ class _EventSizes:
 
     __slots__ = ("event", "_sizes")
 
-    def __init__(self, event: Mapping[str, Any]) -> None:
+    def __init__(self, event: Mapping[str, Any], captured_bytes: int) -> None:
         self.event = event
         self._sizes: dict[tuple[str, bool], int] = {}
+        # Kept as captured, the event is the captured line: no need to serialize the
+        # biggest form (both bodies) again. go_dumps reproduces apiserver lines exactly.
+        if event.get("level") == "RequestResponse":
+            self._sizes[("RequestResponse", False)] = captured_bytes
 
     def size(self, level: str, omit_managed_fields: bool) -> int:
         key = (level, omit_managed_fields)
@@ -219,7 +223,7 @@ def predict(events: Iterable[tuple[Mapping[str, Any], int]], policies: Sequence[
         problem = _capture_problem(event)
         if problem:
             result.capture_problems[problem] = result.capture_problems.get(problem, 0) + 1
-        sizes = _EventSizes(event)
+        sizes = _EventSizes(event, nbytes)
         for i, (pred, policy) in enumerate(zip(preds, policies)):
             decision = cache.decide(policy, event)
             if decision.level == "None" or stage in decision.omit_stages:
