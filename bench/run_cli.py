@@ -58,12 +58,14 @@ def register(app: typer.Typer) -> None:
         outcome = run_scenario(find_scenario(scenario), resume=resume, options=options, console=out)
         out.print(_summary_table(outcome.results))
         out.print(f"results: {outcome.run_dir}", highlight=False)
-        if report and any(r.status == "ok" for r in outcome.results):
+        if report and any(r.status in ("ok", "leaked") for r in outcome.results):
             from bench.report.build import build_report
 
             files = build_report(outcome.run_dir)
             out.print(f"report: {files.markdown}\n        {files.html}", highlight=False)
-        if outcome.status != "complete":
+        bad = [f"{r.variant_id} r{r.repeat}: {r.status}" for r in outcome.results if r.status != "ok"]
+        if bad:  # a failed, timed-out or leaking variant fails the run (CI gates rely on it)
+            out.print("[red]not ok:[/red] " + "; ".join(bad), highlight=False)
             sys.exit(1)
 
     @app.command("measure")
@@ -144,5 +146,5 @@ def register(app: typer.Typer) -> None:
         else:
             out.print(_summary_table(outcome.results))
             out.print(f"results: {outcome.run_dir}", highlight=False)
-        if outcome.status != "complete":
+        if any(r.status != "ok" for r in outcome.results):
             sys.exit(1)

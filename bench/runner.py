@@ -116,7 +116,7 @@ def run_scenario(
         raise
     finally:
         signal.signal(signal.SIGALRM, previous)
-    if any(r.status != "ok" for r in results):
-        status = "failed" if all(r.status != "ok" for r in results) else "complete"
+    if results and all(r.status != "ok" for r in results):
+        status = "failed"
     store.set_status(run_dir, manifest, status)  # type: ignore[arg-type]
     return RunOutcome(run_dir, run_id, results, status)

@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as st
 
+from bench.results.schema import MEASURED
+
 CV_LIMIT = 0.05  # a figure whose repeats vary more than 5% is flagged unstable
 
 # Figures summarized by default (columns of bench.results.store.load_frame).
@@ -70,7 +72,7 @@ def estimate(values: Sequence[float | None] | pd.Series, confidence: float = 0.9
 
 
 def ok_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame[frame["status"] == "ok"] if "status" in frame else frame
+    return frame[frame["status"].isin(MEASURED)] if "status" in frame else frame
 
 
 def variant_table(frame: pd.DataFrame) -> pd.DataFrame:
@@ -79,8 +81,8 @@ def variant_table(frame: pd.DataFrame) -> pd.DataFrame:
     for vid, g in frame.groupby("variant_id", sort=False):
         first = g.iloc[0]
         row = {"variant_id": vid, **{k: first.get(k) for k in DESCRIPTORS if k in g}}
-        row["repeats_ok"] = int((g["status"] == "ok").sum())
-        row["repeats_failed"] = int((g["status"] != "ok").sum())
+        row["repeats_ok"] = int(g["status"].isin(MEASURED).sum())
+        row["repeats_failed"] = int((~g["status"].isin(MEASURED)).sum())
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -114,7 +114,7 @@ def measure_variant(
     except KeyboardInterrupt:
         raise
     except CanaryLeak as exc:
-        doc["status"] = "failed"
+        doc["status"] = "leaked"
         doc["error"] = str(exc)
         options.echo(f"[red]{exc}[/red]")
     except Exception as exc:  # recorded, the matrix goes on

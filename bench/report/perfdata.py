@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.results.schema import VariantResult
+from bench.results.schema import MEASURED, VariantResult
 
 
 def _item(p50: float | None, p90: float | None, p99: float | None, labels: dict[str, str]) -> dict[str, Any] | None:
@@ -23,7 +23,7 @@ def _item(p50: float | None, p90: float | None, p99: float | None, labels: dict[
 def perfdata(results: list[VariantResult]) -> dict[str, Any]:
     items: list[dict[str, Any]] = []
     for r in results:
-        if r.status != "ok":
+        if r.status not in MEASURED:
             continue
         base = {"RunID": r.run_id, "Variant": r.variant_id, "Repeat": str(r.repeat), "Policy": r.variant.policy,
                 "Profile": r.variant.profile}

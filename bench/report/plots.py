@@ -17,6 +17,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from bench import atomic  # noqa: E402
+from bench.results.schema import MEASURED  # noqa: E402
 from bench.analysis.compare import Comparison  # noqa: E402
 
 DPI = 110
@@ -80,7 +81,7 @@ def stacked_per_request(frame: pd.DataFrame, prefix: str, path: Path, title: str
     cols = [c for c in frame.columns if c.startswith(prefix)]
     if not cols:
         return None
-    ok = frame[frame["status"] == "ok"]
+    ok = frame[frame["status"].isin(MEASURED)]
     means = ok.groupby("variant_id", sort=True)[[*cols, "requests"]].mean(numeric_only=True)
     per_req = means[cols].div(means["requests"], axis=0).fillna(0.0)
     per_req = per_req.loc[per_req.sum(axis=1) > 0]
@@ -105,7 +106,7 @@ def stacked_per_request(frame: pd.DataFrame, prefix: str, path: Path, title: str
 
 def webhook_batching(frame: pd.DataFrame, path: Path) -> Path | None:
     """Events per batch and delivery lag p99 against --audit-webhook-batch-max-wait."""
-    ok = frame[(frame["status"] == "ok") & (frame["webhook_mode"] == "batch")]
+    ok = frame[frame["status"].isin(MEASURED) & (frame["webhook_mode"] == "batch")]
     ok = ok.dropna(subset=["webhook_batch_max_wait_s"])
     if ok.empty or ok["webhook_batch_max_wait_s"].nunique() < 2:
         return None

@@ -22,7 +22,10 @@ SCHEMA_VERSION = 1
 VARIANT_KIND = "auditbench.variant"
 RUN_KIND = "auditbench.run"
 
-Status = Literal["ok", "failed", "timeout"]
+# "leaked": measured to the end, but secret values reached an audit sink. Its figures are
+# valid (a RequestResponse policy's cost is worth knowing) and it still fails the run.
+Status = Literal["ok", "failed", "timeout", "leaked"]
+MEASURED = ("ok", "leaked")
 RunStatus = Literal["running", "complete", "interrupted", "failed"]
 
 

@@ -25,6 +25,7 @@ from bench import atomic
 from bench.errors import InputError
 from bench.paths import results_root
 from bench.results.schema import (
+    MEASURED,
     Finished,
     Metadata,
     RunManifest,
@@ -212,7 +213,7 @@ def load_samples(run_dir: Path, variant_ids: Iterable[str] | None = None, ok_onl
     wanted = set(variant_ids) if variant_ids is not None else None
     parts = []
     for res in load_variants(run_dir):
-        if res.status != "ok" or (wanted is not None and res.variant_id not in wanted):
+        if res.status not in MEASURED or (wanted is not None and res.variant_id not in wanted):
             continue
         s = read_samples(run_dir, res.variant_id, res.repeat)
         if ok_only:

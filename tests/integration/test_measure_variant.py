@@ -50,7 +50,7 @@ def test_requestresponse_writes_more_bytes_per_request_than_metadata(binaries, t
         r = _measure(v, tmp_path)
         # requestresponse-all logs secrets with their values: the canary check must trip
         if v.policy == "requestresponse-all":
-            assert r.status == "failed" and "SECRET VALUES LEAKED" in (r.error or "")
+            assert r.status == "leaked" and "SECRET VALUES LEAKED" in (r.error or "")
         else:
             assert r.status == "ok", r.error
         assert r.audit.log is not None and r.audit.log.bytes_per_request
@@ -62,7 +62,7 @@ def test_requestresponse_writes_more_bytes_per_request_than_metadata(binaries, t
 def test_policy_logging_secrets_at_request_trips_the_canary_check(binaries, tmp_path):
     (v,) = _variants(policies=["request-all"]).values()
     r = _measure(v, tmp_path)
-    assert r.status == "failed"
+    assert r.status == "leaked"
     assert "SECRET VALUES LEAKED" in r.error and "request-all" in r.error
     assert r.audit.canaries.checked > 0 and r.audit.canaries.leaked
     # the result names where, never what
