@@ -16,6 +16,7 @@ apiserver sent, unchanged.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import queue
@@ -68,13 +69,14 @@ class Receiver:
     """Handle on a running receiver process. Build it with :meth:`start_in`."""
 
     def __init__(self, directory: Path, faults: Faults, proc: subprocess.Popen[bytes], lines: _Lines, port: int,
-                 ca_file: Path, log_path: Path) -> None:
+                 ca_file: Path, log_path: Path, host: str = "127.0.0.1") -> None:
         self.directory = directory
         self.faults = faults
         self._proc = proc
         self._lines = lines
         self.port = port
-        self.url = f"https://127.0.0.1:{port}{_PATH}"
+        self.host = host
+        self.url = f"https://{_url_host(host)}:{port}{_PATH}"
         self.ca_file = ca_file
         self.capture_path = directory / CAPTURE_NAME
         self.kubeconfig_path = directory / KUBECONFIG_NAME
@@ -85,16 +87,21 @@ class Receiver:
 
     # --- start ---------------------------------------------------------------------------
     @classmethod
-    def start_in(cls, directory: Path, faults: Faults | None = None, *, cpus: set[int] | None = None) -> Receiver:
+    def start_in(cls, directory: Path, faults: Faults | None = None, *, cpus: set[int] | None = None,
+                 host: str = "127.0.0.1") -> Receiver:
         """Start a receiver whose files live in ``directory``; returns once it accepts connections.
 
-        ``cpus`` pins the receiver (the load side of the machine, see design.md)."""
+        ``cpus`` pins the receiver (the load side of the machine, see design.md). ``host`` is the
+        bind address: loopback always, except for the kind backend, whose apiserver runs in a
+        container and reaches the host through the docker network's gateway, a private address
+        (see docs/kind.md). Wildcard and public addresses are refused."""
+        _check_bind(host)
         faults = faults or Faults()
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        cert, key, ca_file = _write_pki(directory / "webhook-pki")
+        cert, key, ca_file = _write_pki(directory / "webhook-pki", host)
         log_path = directory / "webhook-receiver.log"
-        config = {"host": "127.0.0.1", "port": 0, "cert": str(cert), "key": str(key),
+        config = {"host": host, "port": 0, "cert": str(cert), "key": str(key),
                   "capture": str(directory / CAPTURE_NAME), **asdict(faults)}
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(
@@ -110,7 +117,7 @@ class Receiver:
             proc.kill()
             proc.wait()
             raise EnvironmentProblem("the webhook receiver did not start", f"see {log_path}")
-        return cls(directory, faults, proc, lines, int(ready["port"]), ca_file, log_path)
+        return cls(directory, faults, proc, lines, int(ready["port"]), ca_file, log_path, host)
 
     # --- use -----------------------------------------------------------------------------
     @property
@@ -206,9 +213,27 @@ class _Lines:
         return json.loads(line)
 
 
-def _write_pki(directory: Path) -> tuple[Path, Path, Path]:
+def _check_bind(host: str) -> None:
+    """Loopback, or a private non-wildcard address such as a docker bridge gateway (kind backend)."""
+    try:
+        addr = ipaddress.ip_address(host)
+    except ValueError:
+        raise InputError(None, "host", f"bind address must be an IP address, got {host!r}") from None
+    if addr.is_loopback:
+        return
+    if addr.is_unspecified or not addr.is_private or addr.is_link_local:
+        raise InputError(None, "host", f"refusing to bind the webhook receiver to {host}: "
+                         "only loopback or a private docker-network gateway address")
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _write_pki(directory: Path, host: str = "127.0.0.1") -> tuple[Path, Path, Path]:
     ca = pki.make_ca("auditbench-webhook-ca")
     ca_file, _ = pki.write_pair(directory, "ca", ca)
-    serving = pki.issue(ca, "audit-receiver", dns=("localhost",), ips=("127.0.0.1",), server=True)
+    ips = ("127.0.0.1",) if host == "127.0.0.1" else ("127.0.0.1", host)
+    serving = pki.issue(ca, "audit-receiver", dns=("localhost",), ips=ips, server=True)
     cert, key = pki.write_pair(directory, "receiver", serving)
     return cert, key, ca_file
