@@ -57,6 +57,10 @@ def _register() -> None:
 
     app.add_typer(traffic_cli.app, name="traffic")
 
+    from bench.kind import cli as kind_cli
+
+    app.add_typer(kind_cli.app, name="kind")
+
 
 def main() -> None:
     _register()

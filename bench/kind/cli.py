@@ -1,0 +1,179 @@
+"""CLI: `auditbench kind config`, `kind check`, `kind up`, `kind down`."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from bench.controlplane.audit import AuditSettings
+from bench.controlplane.cli import settings_from_options
+from bench.kind import config as kc
+
+app = typer.Typer(no_args_is_help=True, help="kind backend: the same audit settings through kind's cluster config.")
+out = Console()
+
+# The audit options of `auditbench up`, same names and defaults.
+Policy = Annotated[Optional[Path], typer.Option("--policy", help="Audit policy file (required for kind).")]
+Log = Annotated[bool, typer.Option("--log/--no-log", help="Log file backend.")]
+LogMaxage = Annotated[int, typer.Option("--log-maxage")]
+LogMaxbackup = Annotated[int, typer.Option("--log-maxbackup")]
+LogMaxsize = Annotated[int, typer.Option("--log-maxsize", help="MB before rotation.")]
+LogMode = Annotated[str, typer.Option("--log-mode")]
+Webhook = Annotated[bool, typer.Option("--webhook/--no-webhook", help="Webhook backend.")]
+WebhookMode = Annotated[str, typer.Option("--webhook-mode")]
+MaxWait = Annotated[str, typer.Option("--webhook-batch-max-wait")]
+MaxSize = Annotated[int, typer.Option("--webhook-batch-max-size")]
+BufferSize = Annotated[int, typer.Option("--webhook-batch-buffer-size")]
+Throttle = Annotated[bool, typer.Option("--webhook-batch-throttle-enable/--no-webhook-batch-throttle")]
+ThrottleQps = Annotated[float, typer.Option("--webhook-batch-throttle-qps")]
+ThrottleBurst = Annotated[int, typer.Option("--webhook-batch-throttle-burst")]
+Out = Annotated[Optional[Path], typer.Option("--out", help="Directory for the config, mounts and logs (default ./kind-NAME).")]
+Name = Annotated[str, typer.Option("--name", help="kind cluster name.")]
+Image = Annotated[str, typer.Option("--image", help="Node image (pin the digest from the kind release notes).")]
+
+
+def _settings(policy, log, log_maxage, log_maxbackup, log_maxsize, log_mode, webhook, webhook_mode, batch_max_wait,
+              batch_max_size, batch_buffer_size, throttle_enable, throttle_qps, throttle_burst) -> AuditSettings:
+    from bench.errors import InputError
+
+    if policy is None:
+        raise InputError("command line", "--policy", "the kind backend needs an audit policy file")
+    return settings_from_options(policy, log, log_maxage, log_maxbackup, log_maxsize, log_mode, webhook, webhook_mode,
+                                 batch_max_wait, batch_max_size, batch_buffer_size, throttle_enable, throttle_qps,
+                                 throttle_burst)
+
+
+def _report(files: kc.KindFiles, name: str) -> None:
+    from bench.kind.validate import validate
+
+    result = validate(files.config, files.expected_args, kubeadm_dir=files.config.parent / "kubeadm")
+    out.print(f"config:     {files.config}", highlight=False)
+    out.print(f"mounts:     {files.mounts_dir} -> {kc.NODE_AUDIT_DIR} (read-only)", highlight=False)
+    out.print(f"audit log:  {files.audit_log} (written by root in the node)", highlight=False)
+    out.print(f"[green]kind {result.kind_version} accepts it[/green]: all {len(files.expected_args)} audit flags reach "
+              f"{result.kubeadm_api_version} for Kubernetes {result.kubernetes_version} "
+              f"(rendered kubeadm config: {result.kubeadm_config})", highlight=False)
+
+
+@app.command("config")
+def config_cmd(
+    policy: Policy = None, log: Log = True, log_maxage: LogMaxage = 30, log_maxbackup: LogMaxbackup = 10,
+    log_maxsize: LogMaxsize = 100, log_mode: LogMode = "blocking", webhook: Webhook = False,
+    webhook_mode: WebhookMode = "batch", batch_max_wait: MaxWait = "30s", batch_max_size: MaxSize = 400,
+    batch_buffer_size: BufferSize = 10000, throttle_enable: Throttle = True, throttle_qps: ThrottleQps = 10.0,
+    throttle_burst: ThrottleBurst = 15, out_dir: Out = None, name: Name = kc.DEFAULT_NAME, image: Image = kc.DEFAULT_IMAGE,
+    webhook_url: Annotated[Optional[str], typer.Option("--webhook-url", help="Receiver URL as the node sees it.")] = None,
+    webhook_ca: Annotated[Optional[Path], typer.Option("--webhook-ca", help="CA of the receiver's certificate.")] = None,
+) -> None:
+    """Write a kind cluster config with the audit flags, its mounts dir, and validate it with kind's code."""
+    from bench.errors import InputError
+
+    settings = _settings(policy, log, log_maxage, log_maxbackup, log_maxsize, log_mode, webhook, webhook_mode,
+                         batch_max_wait, batch_max_size, batch_buffer_size, throttle_enable, throttle_qps, throttle_burst)
+    target = None
+    if webhook:
+        if not webhook_url or webhook_ca is None:
+            raise InputError("command line", "--webhook-url", "--webhook needs --webhook-url and --webhook-ca "
+                             "(or use `auditbench kind up --webhook`, which starts a receiver)")
+        if not webhook_ca.is_file():
+            raise InputError(webhook_ca, None, "CA file not found")
+        target = kc.WebhookTarget(webhook_url, webhook_ca)
+    files = kc.write_kind_files(settings, out_dir or Path.cwd() / f"kind-{name}", name=name, image=image, webhook=target)
+    _report(files, name)
+    out.print(f"next: kind create cluster --config {files.config} --name {name}", highlight=False)
+
+
+@app.command("check")
+def check_cmd(
+    config: Annotated[Path, typer.Argument(help="A kind cluster config file.")],
+    kubernetes_version: Annotated[Optional[str], typer.Option("--kubernetes-version", help="Node Kubernetes version if the image tag has none.")] = None,
+) -> None:
+    """Run kind's own config code on any config and show the apiserver args kubeadm would get."""
+    from bench.errors import InputError
+    from bench.kind.validate import validate
+
+    if not config.is_file():
+        raise InputError(config, None, "file not found")
+    result = validate(config, kubernetes_version=kubernetes_version)
+    out.print(f"kind {result.kind_version} accepts {config}; kubeadm {result.kubeadm_api_version} "
+              f"(Kubernetes {result.kubernetes_version}) gets these apiserver extraArgs:", highlight=False)
+    audit = {k: v for k, v in result.apiserver_args.items() if k.startswith("audit-")}
+    for k, v in result.apiserver_args.items():
+        out.print(f"  --{k}={v}", highlight=False)
+    if not audit:
+        out.print("[yellow]no audit flags reach the apiserver[/yellow] (a versioned map-style patch is dropped for node images >= 1.36)")
+        raise typer.Exit(1)
+
+
+@app.command("up")
+def up_cmd(
+    policy: Policy = None, log: Log = True, log_maxage: LogMaxage = 30, log_maxbackup: LogMaxbackup = 10,
+    log_maxsize: LogMaxsize = 100, log_mode: LogMode = "blocking", webhook: Webhook = False,
+    webhook_mode: WebhookMode = "batch", batch_max_wait: MaxWait = "30s", batch_max_size: MaxSize = 400,
+    batch_buffer_size: BufferSize = 10000, throttle_enable: Throttle = True, throttle_qps: ThrottleQps = 10.0,
+    throttle_burst: ThrottleBurst = 15, out_dir: Out = None, name: Name = kc.DEFAULT_NAME, image: Image = kc.DEFAULT_IMAGE,
+    webhook_address: Annotated[Optional[str], typer.Option("--webhook-address", help="Host address the node reaches the receiver on (default: docker network gateway).")] = None,
+    detach: Annotated[bool, typer.Option("--detach", help="Leave the cluster running and exit (not with --webhook).")] = False,
+    retain: Annotated[bool, typer.Option("--retain", help="Keep a cluster whose audit flags are missing, to inspect it.")] = False,
+) -> None:
+    """Create a kind cluster with these audit settings, prove the flags reached the apiserver, stay up until Ctrl-C."""
+    from bench.controlplane.cli import _term_as_interrupt
+    from bench.errors import InputError
+    from bench.kind.cluster import KindCluster
+    from bench.kind.commands import preflight
+    from bench.kind.network import receiver_address
+
+    settings = _settings(policy, log, log_maxage, log_maxbackup, log_maxsize, log_mode, webhook, webhook_mode,
+                         batch_max_wait, batch_max_size, batch_buffer_size, throttle_enable, throttle_qps, throttle_burst)
+    if detach and webhook:
+        raise InputError("command line", "--detach", "the webhook receiver lives in this process; drop --detach")
+    preflight(kind_version=kc.KIND_VERSION)  # before a receiver or any file: exit 3 with the hint
+    base = (out_dir or Path.cwd() / f"kind-{name}").resolve()
+    receiver = None
+    target = None
+    if webhook:
+        from bench.measure.webhook import Receiver
+
+        receiver = Receiver.start_in(base / "webhook", host=webhook_address or receiver_address())
+        target = kc.WebhookTarget(receiver.url, receiver.ca_file)
+    _term_as_interrupt()
+    cluster = None
+    try:
+        files = kc.write_kind_files(settings, base, name=name, image=image, webhook=target)
+        cluster = KindCluster(files, name, retain=retain)
+        out.print(f"creating kind cluster {name} ({image.split('@')[0]}) …", highlight=False)
+        started = time.monotonic()
+        cluster.create()
+        out.print(f"[green]ready[/green] in {time.monotonic() - started:.0f}s; audit flags verified in "
+                  f"{cluster.node}:/etc/kubernetes/manifests/kube-apiserver.yaml", highlight=False)
+        out.print(f"kubeconfig: {cluster.kubeconfig}", highlight=False)
+        out.print(f"audit log:  {cluster.audit_log} (root-owned: read with sudo)", highlight=False)
+        if receiver is not None:
+            out.print(f"webhook:    {receiver.url} (captures in {receiver.capture_path})", highlight=False)
+        if detach:
+            out.print(f"left running; delete with `auditbench kind down --name {name}`", highlight=False)
+            cluster = None
+            return
+        out.print("press Ctrl-C to delete the cluster")
+        while True:
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        out.print("deleting")
+    finally:
+        if cluster is not None and cluster.created:
+            cluster.delete()
+        if receiver is not None:
+            receiver.stop()
+
+
+@app.command("down")
+def down_cmd(name: Name = kc.DEFAULT_NAME) -> None:
+    """Delete a kind cluster created by `auditbench kind up --detach`."""
+    from bench.kind.commands import checked, run
+
+    checked(run, ["kind", "delete", "cluster", "--name", name], 180.0, "kind delete cluster")
+    out.print(f"deleted kind cluster {name}", highlight=False)
