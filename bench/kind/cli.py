@@ -170,6 +170,26 @@ def up_cmd(
             receiver.stop()
 
 
+@app.command("verify")
+def verify_cmd(
+    config: Annotated[Path, typer.Argument(help="The kind config the cluster was created from.")],
+    name: Name = kc.DEFAULT_NAME,
+) -> None:
+    """Prove a running cluster's kube-apiserver has every audit flag of CONFIG (for clusters made with `kind create`)."""
+    from bench.errors import InputError
+    from bench.kind.cluster import KindCluster
+    from bench.kind.commands import preflight
+
+    if not config.is_file():
+        raise InputError(config, None, "file not found")
+    files = kc.load_kind_files(config)
+    preflight(kind_version=kc.KIND_VERSION)
+    pod = KindCluster(files, name).verify()
+    audit = sorted(k for k in pod.args if k.startswith("audit-"))
+    out.print(f"[green]ok[/green]: {name}-control-plane runs kube-apiserver with all {len(files.expected_args)} audit "
+              f"flags of {config} ({len(audit)} audit flags in its manifest)", highlight=False)
+
+
 @app.command("down")
 def down_cmd(name: Name = kc.DEFAULT_NAME) -> None:
     """Delete a kind cluster created by `auditbench kind up --detach`."""

@@ -179,9 +179,9 @@ def write_kind_files(settings: AuditSettings, out_dir: Path, *, name: str = DEFA
     return KindFiles(config, mounts, logs, expected)
 
 
-def check_patches(config: Path, expected: dict[str, str]) -> None:
-    """Python-side check of a written config: the control-plane patch parses as YAML, carries no
-    apiVersion, and holds every expected extraArg with its value (map style)."""
+def patch_args(config: Path) -> dict[str, str]:
+    """The apiServer extraArgs a written config's control-plane patches ask for. Refuses what kind
+    would silently drop: a versioned ClusterConfiguration patch, or list-style extraArgs in one."""
     try:
         doc = yaml.safe_load(config.read_text())
     except yaml.YAMLError as exc:
@@ -205,8 +205,30 @@ def check_patches(config: Path, expected: dict[str, str]) -> None:
         if not isinstance(extra, dict):
             raise InputError(config, field + ".apiServer.extraArgs", "expected map-style extraArgs")
         args.update({str(k): str(v) for k, v in extra.items()})
+    return args
+
+
+def check_patches(config: Path, expected: dict[str, str]) -> None:
+    """Python-side check of a written config: the control-plane patch parses as YAML, carries no
+    apiVersion, and holds every expected extraArg with its value (map style)."""
+    args = patch_args(config)
     missing = {k: v for k, v in expected.items() if args.get(k) != v}
     if missing:
         first = next(iter(missing))
         raise InputError(config, "nodes[0].kubeadmConfigPatches",
                          f"{len(missing)} audit flag(s) missing or different, first --{first}={missing[first]}")
+
+
+def load_kind_files(config: Path) -> KindFiles:
+    """KindFiles for a config written earlier (e.g. by `auditbench kind config`): the expected
+    flags are the audit-* extraArgs of its patch, the dirs come from its extraMounts."""
+    config = config.resolve()
+    args = {k: v for k, v in patch_args(config).items() if k.startswith("audit-")}
+    if not args:
+        raise InputError(config, "nodes[0].kubeadmConfigPatches", "no audit-* extraArgs in the control-plane patch")
+    node = next(n for n in yaml.safe_load(config.read_text())["nodes"] if n.get("role") == "control-plane")
+    mounts = {m.get("containerPath"): Path(m.get("hostPath", "")) for m in node.get("extraMounts") or []}
+    missing = [p for p in (str(NODE_AUDIT_DIR), str(NODE_LOG_DIR)) if p not in mounts]
+    if missing:
+        raise InputError(config, "nodes[0].extraMounts", f"no mount for {missing[0]}")
+    return KindFiles(config, mounts[str(NODE_AUDIT_DIR)], mounts[str(NODE_LOG_DIR)], args)

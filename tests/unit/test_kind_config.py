@@ -125,3 +125,22 @@ def test_node_images_are_pinned_by_digest() -> None:
         assert image.startswith(f"kindest/node:{version}@sha256:") and len(image.split("@sha256:")[1]) == 64
         assert kc.node_kubernetes_version(image) == version
     assert kc.node_kubernetes_version("my/node:latest") is None
+
+
+def test_load_kind_files_round_trips(tmp_path: Path) -> None:
+    written = kc.write_kind_files(_settings(), tmp_path / "out", name="ci")
+    loaded = kc.load_kind_files(written.config)
+    assert loaded == written
+
+
+def test_load_kind_files_refuses_configs_without_audit(tmp_path: Path) -> None:
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n")
+    with pytest.raises(InputError, match="no audit-"):
+        kc.load_kind_files(plain)
+    written = kc.write_kind_files(_settings(), tmp_path / "out")
+    doc = yaml.safe_load(written.config.read_text())
+    doc["nodes"][0]["extraMounts"] = doc["nodes"][0]["extraMounts"][:1]
+    written.config.write_text(yaml.safe_dump(doc))
+    with pytest.raises(InputError, match="no mount for /var/log/kubernetes/audit"):
+        kc.load_kind_files(written.config)
