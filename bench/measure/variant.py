@@ -135,12 +135,27 @@ def measure_variant(
         return VariantResult.model_validate({**keep, "status": "failed", "error": f"result did not validate: {exc}"})
 
 
-def log_section(cluster_log: Path | None, window: tuple[float, float], requests: int) -> dict[str, Any] | None:
+def rule_costs(files: list[Path], policy_path: Path | None) -> list[dict[str, Any]]:
+    """Events and bytes per policy rule: which rule makes the log big."""
+    if policy_path is None or not files:
+        return []
+    from bench.logs.attribution import attribute_sources
+    from bench.logs.reader import expand
+    from bench.policy.loader import load_policy
+
+    result = attribute_sources(expand(files), load_policy(policy_path))
+    rows = [r.to_json() for r in result.rules if r.events]
+    return sorted(rows, key=lambda r: -r["bytes"])
+
+
+def log_section(cluster_log: Path | None, window: tuple[float, float], requests: int,
+                policy_path: Path | None = None) -> dict[str, Any] | None:
     if cluster_log is None:
         return None
     files = auditlog.log_files(cluster_log)
     vol = auditlog.volume(files, window)
     return {
+        "by_rule": rule_costs(files, policy_path),
         "enabled": True,
         "bytes": vol["bytes"],
         "files": len(files),

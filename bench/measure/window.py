@@ -164,7 +164,7 @@ def measure_window(variant: Variant, settings: AuditSettings, bins: Binaries, sc
             "etcd": {"cpu_seconds": etcd_proc["cpu_seconds"], "rss_peak_bytes": etcd_proc["rss_peak_bytes"]},
             "audit": {
                 "metrics": whole,
-                "log": log_section(cluster.audit_log_path, window, requests),
+                "log": log_section(cluster.audit_log_path, window, requests, variant.policy_path),
                 "webhook": _webhook_section(webhook_stats),
                 "canaries": canary_section(canary_file, cluster, receiver.capture_path if receiver else None),
             },

@@ -127,6 +127,19 @@ class ReportFiles:
     plots: tuple[Path, ...]
 
 
+def _rule_costs(results: list) -> list[dict[str, Any]]:
+    """Per variant (its first measured repeat), the policy rules by audit bytes written."""
+    seen: dict[str, dict[str, Any]] = {}
+    for r in sorted(results, key=lambda r: (r.variant_id, r.repeat)):
+        log = r.audit.log if r.audit else None
+        if r.variant_id in seen or log is None or not getattr(log, "by_rule", None):
+            continue
+        total = sum(row["bytes"] for row in log.by_rule) or 1
+        seen[r.variant_id] = {"variant_id": r.variant_id, "repeat": r.repeat, "policy": r.variant.policy,
+                              "rules": [{**row, "share": row["bytes"] / total} for row in log.by_rule[:8]]}
+    return list(seen.values())
+
+
 def build_report(ref: str | Path, out: Path | None = None, root: Path | None = None, seed: int = 0,
                  n_boot: int = 500) -> ReportFiles:
     data = load_run(ref, root)
@@ -156,6 +169,7 @@ def build_report(ref: str | Path, out: Path | None = None, root: Path | None = N
         failures=[{"variant_id": r.variant_id, "repeat": r.repeat, "status": r.status, "error": r.error}
                   for r in data.results if r.status != "ok"],
         perfdata_file=perf_path.name,
+        rule_costs=_rule_costs(data.results),
     )
     md = atomic.write_text(out / "report.md", render("report.md.j2", **context))
     html = atomic.write_text(out / "report.html", render("report.html.j2", **context))

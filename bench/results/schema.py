@@ -152,6 +152,9 @@ class AuditLogStats(_Doc):
     bytes_by_resource: dict[str, int] = {}
     bytes_per_request: float | None = None
     events_per_request: float | None = None
+    # Per policy rule over the whole log (set-up and background included):
+    # [{"rule", "level", "description", "events", "bytes"}], most bytes first.
+    by_rule: list[dict[str, Any]] = []
 
 
 class BatchSizes(_Doc):
