@@ -49,5 +49,5 @@ def checks() -> list[tuple[str, bool, str]]:
     else:
         rows.append(("docker (kind backend)", False, "install Docker to use the kind backend"))
     kind = shutil.which("kind")
-    rows.append(("kind (kind backend)", kind is not None, _run(["kind", "version"]) if kind else "go install sigs.k8s.io/kind@latest"))
+    rows.append(("kind (kind backend)", kind is not None, _run(["kind", "version"]) if kind else "go install sigs.k8s.io/kind@v0.33.0"))
     return rows
