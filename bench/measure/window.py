@@ -57,7 +57,10 @@ class MetricsRecorder:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join()
-        self.scrape()
+        try:
+            self.scrape()
+        except Exception:  # runs in a finally: never mask the error that got us here
+            pass
         self.client.close()
 
     def bracket(self, start: float, end: float) -> tuple[tuple[float, str], tuple[float, str]]:
