@@ -55,9 +55,10 @@ def manifests() -> list[dict[str, Any]]:
         _binding("auditbench:nodes", "auditbench:node", [("User", "system:node:worker-1")]),
         _binding("auditbench:controllers", "auditbench:controller", [
             ("User", "system:serviceaccount:kube-system:auditbench-controller")]),
-        # kube-controller-manager runs with --use-service-account-credentials=false, so its
-        # namespace controller acts as system:kube-controller-manager, whose bootstrap role
-        # cannot deletecollection: deleted namespaces would stay Terminating forever.
+        # Only needed when kube-controller-manager runs without
+        # --use-service-account-credentials (its namespace controller then acts as
+        # system:kube-controller-manager, which cannot deletecollection, and deleted namespaces
+        # stay Terminating). The local backend now passes that flag; kept for extra_args users.
         _binding("auditbench:kcm-namespace-controller", "system:controller:namespace-controller", [
             ("User", "system:kube-controller-manager")]),
         # Like an aggregated apiserver or kube-rbac-proxy: token and access reviews.
