@@ -58,7 +58,8 @@ def manifests() -> list[dict[str, Any]]:
         # Only needed when kube-controller-manager runs without
         # --use-service-account-credentials (its namespace controller then acts as
         # system:kube-controller-manager, which cannot deletecollection, and deleted namespaces
-        # stay Terminating). The local backend now passes that flag; kept for extra_args users.
+        # stay Terminating). Redundant now that the local backend passes that flag; kept until a
+        # test run confirms namespace deletion without it.
         _binding("auditbench:kcm-namespace-controller", "system:controller:namespace-controller", [
             ("User", "system:kube-controller-manager")]),
         # Like an aggregated apiserver or kube-rbac-proxy: token and access reviews.
