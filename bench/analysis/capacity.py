@@ -36,6 +36,9 @@ class CapacityInput:
     cpu_ms_per_1k: float | None = None
     baseline_cpu_ms_per_1k: float | None = None
     p99_ratio: float | None = None
+    # Measured: events/s the webhook delivered while the apiserver dropped events (buffer
+    # full). Small batches (batch-max-wait 0s) cap delivery far below size × qps.
+    measured_saturated_eps: float | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,10 @@ def _webhook(i: CapacityInput, event_rate: float | None, notes: list[str]) -> di
         notes.append("webhook throttle off: send rate limited only by the receiver")
         return out
     capacity = i.batch_max_size * i.throttle_qps
+    if i.measured_saturated_eps is not None and i.measured_saturated_eps < capacity:
+        notes.append(f"measured: the webhook delivered only {i.measured_saturated_eps:,.0f} events/s while the "
+                     f"apiserver dropped events, not {capacity:,.0f} (batch-max-size × qps); using the measured rate")
+        capacity = i.measured_saturated_eps
     out["webhook_capacity"] = capacity
     out["webhook_headroom"] = capacity / event_rate if event_rate > 0 else math.inf
     burst = event_rate * i.burst_factor
@@ -151,8 +158,19 @@ def inputs_from_run(frame, comparisons, rate: float, profile: str, retention_day
             throttle_qps=_float(first.get("webhook_throttle_qps")),
             buffer_size=_int(first.get("webhook_batch_buffer_size")), burst_factor=burst_factor,
             cpu_ms_per_1k=_mean(g, "cpu_ms_per_1k"), baseline_cpu_ms_per_1k=base_cpu, p99_ratio=p99,
+            measured_saturated_eps=_saturated_eps(g),
         )))
     return out
+
+
+def _saturated_eps(g) -> float | None:
+    """Webhook events delivered per second in runs where the apiserver dropped events."""
+    if not {"drops", "webhook_delivery_eps"} <= set(g.columns):
+        return None
+    dropping = g[(g["drops"].fillna(0) > 0) & g["webhook_delivery_eps"].notna()]
+    if dropping.empty:
+        return None
+    return float(dropping["webhook_delivery_eps"].mean())
 
 
 def _mean(g, col: str) -> float | None:

@@ -187,4 +187,7 @@ def _webhook_section(stats: dict[str, Any] | None) -> dict[str, Any] | None:
     if stats is None:
         return None
     keep = ("enabled", "batches", "events", "bytes", "events_per_batch", "lag_ms", "by_level", "by_stage", "http_errors")
-    return {k: stats[k] for k in keep if k in stats}
+    out = {k: stats[k] for k in keep if k in stats}
+    first, last = stats.get("first_arrival"), stats.get("last_arrival")
+    out["delivery_span_s"] = (last - first) if first and last and last > first else None
+    return out

@@ -193,6 +193,9 @@ def claim_batch_wait(frame: pd.DataFrame, cmp: CompareFn) -> Claim:
             f"{fmt.num(_v(c, 'webhook_lag_p99_ms', 'reference'))} ms at 5s",
             f"client p99 0s/5s: {fmt.ratio(_r(c, 'client_p99_ms'))}; raw samples: {lat.verdict() if lat else 'none'}",
             f"CPU-ms per 1k 0s/5s: {fmt.ratio(_r(c, 'cpu_ms_per_1k'))}",
+            # With the default throttle, small batches cap delivery; the buffer then drops.
+            f"events dropped (buffer full) per run: {fmt.num(_v(c, 'drops'))} at 0s vs "
+            f"{fmt.num(_v(c, 'drops', 'reference'))} at 5s",
         )
         if batches is None or batches.value is None or per_batch is None:
             return Claim(claim.key, claim.title, claim.statement, NOT_TESTED, ev, claim.needs)

@@ -13,6 +13,8 @@ def num(x: float | None, digits: int = 3) -> str:
         return "–"
     if math.isinf(x):
         return "∞"
+    if isinstance(x, int) and not isinstance(x, bool):
+        return f"{x:,}"  # counts: exact, with thousands separators
     if x != 0 and (abs(x) >= 10 ** 6 or abs(x) < 10 ** -3):
         return f"{x:.{digits}g}"
     if abs(x) >= 1000:

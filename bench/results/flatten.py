@@ -81,6 +81,8 @@ def _audit(r: VariantResult) -> dict[str, Any]:
         "webhook_events": wh.events if wh else None,
         "webhook_bytes": wh.bytes if wh else None,
         "webhook_batches_per_s": _div(wh.batches, duration) if wh else None,
+        # delivered events/s: over the receiver's first-to-last arrival when known, else the window
+        "webhook_delivery_eps": _div(wh.events, wh.delivery_span_s or duration) if wh else None,
         "webhook_events_per_batch": wh.events_per_batch.mean if wh else None,
         "webhook_lag_p50_ms": wh.lag_ms.p50 if wh else None,
         "webhook_lag_p99_ms": wh.lag_ms.p99 if wh else None,

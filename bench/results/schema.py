@@ -183,6 +183,7 @@ class WebhookStats(_Doc):
     by_stage: dict[str, int] = {}
     http_errors: int | None = None
     dropped_reported: int | None = None
+    delivery_span_s: float | None = None  # first to last batch arrival
 
 
 class Canaries(_Doc):

@@ -54,6 +54,7 @@ METRIC_COLUMNS = (
     "log_bytes", "log_events", "log_files", "bytes_per_request", "events_per_request",
     "webhook_batches", "webhook_events", "webhook_bytes", "webhook_batches_per_s",
     "webhook_events_per_batch", "webhook_lag_p50_ms", "webhook_lag_p99_ms", "webhook_http_errors",
+    "webhook_delivery_eps",
     "canary_leaks",
 )
 
