@@ -13,6 +13,7 @@ from bench.controlplane.audit import AuditSettings
 from bench.controlplane.local import LocalCluster
 from bench.measure.auditlog import iter_events, log_files
 from bench.measure.canary import scan
+from bench.traffic.canary import new_canary
 from bench.paths import project_root
 
 
@@ -37,7 +38,7 @@ def run_demo(echo: Callable[[str], None] = print) -> list[dict]:
         admin, bob, alice = (_api(cluster, n) for n in ("admin", "bob", "alice"))
         core_admin = client.CoreV1Api(admin)
         core_admin.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=marker)))
-        secret_value = "canary-" + uuid.uuid4().hex
+        secret_value = new_canary()
         core_admin.create_namespaced_secret(marker, client.V1Secret(
             metadata=client.V1ObjectMeta(name="db-password"), string_data={"password": secret_value}))
         client.CoreV1Api(bob).read_namespaced_secret("db-password", marker)  # a human reads a secret
