@@ -71,15 +71,14 @@ class Snapshot:
         return sum(series.values()) if series else default
 
 
+def _sample_name(line: str) -> str:
+    """The metric name of a sample line (`name{labels} value` or `name value`)."""
+    end = line.find("{")
+    return line[:end] if end >= 0 else line.split(" ", 1)[0]
+
+
 def _wanted_lines(text: str) -> str:
-    keep = []
-    for line in text.splitlines():
-        if not line or line[0] == "#":
-            continue
-        end = line.find("{")
-        name = line[:end] if end >= 0 else line.split(" ", 1)[0]
-        if name in _WANTED:
-            keep.append(line)
+    keep = [line for line in text.splitlines() if line and line[0] != "#" and _sample_name(line) in _WANTED]
     return "\n".join(keep) + "\n"
 
 
@@ -283,8 +282,6 @@ def filter_text(text: str, names: Iterable[str] = _WANTED) -> str:
             if len(parts) >= 3 and (parts[2] in families or parts[2] in wanted):
                 keep.append(line)
             continue
-        end = line.find("{")
-        name = line[:end] if end >= 0 else line.split(" ", 1)[0]
-        if name in wanted:
+        if _sample_name(line) in wanted:
             keep.append(line)
     return "\n".join(keep) + "\n"
