@@ -7,34 +7,15 @@ shows exactly what the apiserver ran with.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-_GO_DURATION = re.compile(r"^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$|^0$")
-_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+from bench.durations import format_duration, parse_duration
 
-
-def parse_duration(text: str) -> float:
-    """Go-style duration ("500ms", "1m30s", "0") to seconds; ValueError if malformed."""
-    text = text.strip()
-    if not _GO_DURATION.match(text):
-        raise ValueError(f"invalid duration {text!r} (use Go syntax such as 500ms, 5s, 1m30s)")
-    if text == "0":
-        return 0.0
-    return sum(float(num) * _UNITS[unit] for num, _, unit in re.findall(r"(\d+(\.\d+)?)(ns|us|µs|ms|s|m|h)", text))
-
-
-def format_duration(seconds: float) -> str:
-    """Seconds to a Go duration string the apiserver accepts."""
-    if seconds == 0:
-        return "0s"
-    ms = round(seconds * 1000)
-    if ms % 1000 == 0:
-        return f"{ms // 1000}s"
-    return f"{ms}ms"
+__all__ = ["AuditSettings", "BatchSettings", "LogBackend", "TruncateSettings", "WebhookBackend",
+           "audit_flags", "format_duration", "parse_duration"]
 
 
 class _Strict(BaseModel):

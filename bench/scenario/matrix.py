@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import InputError
-from bench.scenario.durations import format_duration
+from bench.durations import format_duration
 from bench.scenario.loader import policy_name, resolve_policy
 from bench.scenario.model import LogMatrix, Scenario, WebhookMatrix
 

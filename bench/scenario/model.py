@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from bench.errors import InputError
-from bench.scenario.durations import format_duration, parse_duration
+from bench.durations import format_duration, parse_duration
 
 T = TypeVar("T")
 

@@ -18,7 +18,7 @@ from rich.table import Table
 
 from bench.errors import InputError
 from bench.paths import project_root
-from bench.scenario.durations import parse_duration
+from bench.durations import parse_duration
 from bench.traffic.launcher import TrafficResult
 from bench.traffic.profiles import DEFAULT_FILE, load_profiles
 

@@ -9,7 +9,7 @@ import yaml
 
 from bench.errors import InputError
 from bench.paths import project_root
-from bench.scenario.durations import format_duration, parse_duration
+from bench.durations import format_duration, parse_duration
 from bench.scenario.loader import dump_scenario, load_scenario, parse_scenario, scenario_sha256
 
 MIN = {"name": "t", "policies": ["seed-production"], "traffic": {"users": 5, "duration": "20s"}}
