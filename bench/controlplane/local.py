@@ -252,7 +252,7 @@ class LocalCluster:
             *self.extra_apiserver_args,
         ]
         child = self._spawn("kube-apiserver", self.apiserver_argv)
-        client = Client(self.server, str(self.ca_file), self.identity("admin").token, timeout=2.0)
+        client = self.client("admin", timeout=2.0)
         try:
             self._wait(child, lambda: client.get("/readyz").status == 200, "kube-apiserver /readyz")
         finally:
