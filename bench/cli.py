@@ -28,9 +28,12 @@ def _register() -> None:
     from bench.controlplane import cli as controlplane_cli
 
     app.add_typer(controlplane_cli.build_app, name="controlplane")
-    controlplane_cli.register(app)
 
-    from bench.measure import webhook_cli
+    from bench import cluster_cli
+
+    cluster_cli.register(app)
+
+    from bench.webhook import cli as webhook_cli
 
     app.add_typer(webhook_cli.webhook_app, name="webhook")
 

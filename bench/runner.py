@@ -7,7 +7,6 @@ or killed run keeps what finished and `--resume RUN_ID` picks up the rest.
 from __future__ import annotations
 
 import signal
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path

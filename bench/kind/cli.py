@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from bench.controlplane.audit import AuditSettings
-from bench.controlplane.cli import settings_from_options
+from bench.audit_options import settings_from_options
 from bench.kind import config as kc
 
 app = typer.Typer(no_args_is_help=True, help="kind backend: the same audit settings through kind's cluster config.")
@@ -121,7 +121,7 @@ def up_cmd(
     retain: Annotated[bool, typer.Option("--retain", help="Keep a cluster whose audit flags are missing, to inspect it.")] = False,
 ) -> None:
     """Create a kind cluster with these audit settings, prove the flags reached the apiserver, stay up until Ctrl-C."""
-    from bench.controlplane.cli import _term_as_interrupt
+    from bench.cluster_cli import term_as_interrupt
     from bench.errors import InputError
     from bench.kind.cluster import KindCluster
     from bench.kind.commands import preflight
@@ -136,11 +136,11 @@ def up_cmd(
     receiver = None
     target = None
     if webhook:
-        from bench.measure.webhook import Receiver
+        from bench.webhook.receiver import Receiver
 
         receiver = Receiver.start_in(base / "webhook", host=webhook_address or receiver_address())
         target = kc.WebhookTarget(receiver.url, receiver.ca_file)
-    _term_as_interrupt()
+    term_as_interrupt()
     cluster = None
     try:
         files = kc.write_kind_files(settings, base, name=name, image=image, webhook=target)

@@ -91,7 +91,7 @@ def measure_window(variant: Variant, settings: AuditSettings, bins: Binaries, sc
                    repeat: int, seed: int, split: tuple[set[int], set[int]] | None, options: Any) -> dict[str, Any]:
     from bench.measure import apimetrics
     from bench.measure.variant import canary_section, log_section
-    from bench.measure.webhook import Faults, Receiver
+    from bench.webhook.receiver import Faults, Receiver
     from bench.traffic.launcher import ClusterInfo, run_traffic
 
     cp_cpus, load_cpus = split if split else (None, None)

@@ -13,7 +13,7 @@ import pytest
 from bench.controlplane.audit import AuditSettings, BatchSettings, LogBackend, WebhookBackend
 from bench.controlplane.local import LocalCluster
 from bench.measure import apimetrics
-from bench.measure.webhook import Faults, Receiver
+from bench.webhook.receiver import Faults, Receiver
 
 from .conftest import policy_path
 

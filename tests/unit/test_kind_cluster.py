@@ -19,7 +19,7 @@ from bench.kind import config as kc
 from bench.kind.cluster import KindCluster
 from bench.kind.commands import preflight
 from bench.kind.network import network_gateway, receiver_address
-from bench.measure.webhook import _check_bind
+from bench.webhook.receiver import _check_bind
 from bench.paths import project_root
 
 NO_ENGINE = "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?"

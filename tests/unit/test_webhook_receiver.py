@@ -18,7 +18,7 @@ import urllib3
 import yaml
 
 from bench.errors import InputError
-from bench.measure.webhook import Faults, Receiver
+from bench.webhook.receiver import Faults, Receiver
 
 
 def _event(i: int, level: str = "Metadata", stage: str = "ResponseComplete") -> dict:
@@ -167,7 +167,7 @@ def test_receiver_exits_when_the_harness_is_killed(tmp_path: Path):
     harness = textwrap.dedent(f"""
         import sys, time
         from pathlib import Path
-        from bench.measure.webhook import Receiver
+        from bench.webhook.receiver import Receiver
         r = Receiver.start_in(Path({str(tmp_path)!r}))
         print(r.pid, flush=True)
         time.sleep(60)

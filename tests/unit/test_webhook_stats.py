@@ -7,8 +7,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from bench.measure.webhook_server import items_span
-from bench.measure.webhook_stats import (
+from bench.webhook.server import items_span
+from bench.webhook.stats import (
     EventHead,
     LagHistogram,
     TimestampParser,

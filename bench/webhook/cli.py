@@ -24,7 +24,7 @@ def bench_cmd(
     fmt: str = typer.Option("text", "--format", help="text or json"),
 ) -> None:
     """Drive a receiver over loopback HTTPS with realistic EventList batches; print events/s and MB/s."""
-    from bench.measure.webhook_bench import run
+    from bench.webhook.benchmark import run
 
     for name, value in (("--events", events), ("--batch", batch), ("--senders", senders)):
         if value <= 0:
@@ -61,7 +61,7 @@ def serve_cmd(
     duration: Optional[float] = typer.Option(None, help="Stop after this many seconds (default: Ctrl-C)."),
 ) -> None:
     """Run one receiver until Ctrl-C (or --duration); print its final counters as JSON."""
-    from bench.measure.webhook import Faults, Receiver
+    from bench.webhook.receiver import Faults, Receiver
 
     if (down_after is None) != (down_for == 0):
         raise InputError(None, "--down-after/--down-for", "give both, or neither")

@@ -1,7 +1,7 @@
 """The audit webhook receiver process: HTTPS on loopback, one asyncio loop, aiohttp's C parser.
 
-Run only through bench.measure.webhook.Receiver, which starts it as
-``python -m bench.measure.webhook_server CONFIG_JSON`` and talks to it over stdin/stdout:
+Run only through bench.webhook.receiver.Receiver, which starts it as
+``python -m bench.webhook.server CONFIG_JSON`` and talks to it over stdin/stdout:
 one JSON line per command ({"cmd": "stats" | "stop" | "down", ...}), one JSON line per reply.
 Its own process keeps its CPU and GIL away from the harness and Locust.
 
@@ -29,7 +29,7 @@ import msgspec
 from aiohttp import web
 from aiohttp.web_request import BaseRequest
 
-from bench.measure.webhook_stats import EventListHead, EventListRaw, WebhookStats
+from bench.webhook.stats import EventListHead, EventListRaw, WebhookStats
 
 _MAX_BODY = 512 << 20  # no truncation by default upstream: 400 RequestResponse events can be large
 _HEAD = msgspec.json.Decoder(EventListHead)

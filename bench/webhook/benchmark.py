@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bench.measure.procstat import read_tree
-from bench.measure.webhook import Receiver
+from bench.webhook.receiver import Receiver
 
 _STAGE_TS = re.compile(r'"stageTimestamp":"[^"]*"')
 _MARK = "\x00"
@@ -82,7 +82,7 @@ def sender_main(job: SenderJob) -> None:
 
 
 def _spawn_sender(job: SenderJob) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "bench.measure.webhook_bench", json.dumps(asdict(job))],
+    return subprocess.Popen([sys.executable, "-m", "bench.webhook.benchmark", json.dumps(asdict(job))],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
 

@@ -1,6 +1,6 @@
 """The audit webhook receiver, as the harness sees it: start, read counters, stop.
 
-The receiver runs in its own process (bench.measure.webhook_server) so that neither the
+The receiver runs in its own process (bench.webhook.server) so that neither the
 harness nor Locust share its CPU or GIL; this module starts it, writes its certificates and
 the kubeconfig for --audit-webhook-config-file, and relays stats/stop over a pipe.
 
@@ -23,7 +23,6 @@ import queue
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -105,7 +104,7 @@ class Receiver:
                   "capture": str(directory / CAPTURE_NAME), **asdict(faults)}
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "bench.measure.webhook_server", json.dumps(config)],
+                [sys.executable, "-m", "bench.webhook.server", json.dumps(config)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, close_fds=True,
             )
         if cpus:
