@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from bench.controlplane.audit import AuditSettings
 from bench.controlplane.local import LocalCluster
-from bench.measure.auditlog import iter_events, log_files
+from bench.logs.reader import log_events, log_files
 from bench.measure.canary import scan
 from bench.traffic.canary import new_canary
 from bench.paths import project_root
@@ -51,7 +51,7 @@ def run_demo(echo: Callable[[str], None] = print) -> list[dict]:
         core_admin.delete_namespace(marker)
         time.sleep(0.5)  # ResponseComplete events are written just after the response
         ours = [
-            e for e in iter_events(log_files(cluster.audit_log_path))
+            e for e in log_events(cluster.audit_log_path)
             if marker in e.get("requestURI", "") or marker in str((e.get("objectRef") or {}).get("name", ""))
             or (e.get("objectRef") or {}).get("namespace") == marker
         ]

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bench.results.schema import VariantResult
+from bench.results.schema import MEASURED, VariantResult
 
 # Wide when not on a terminal (CI logs, pipes) so the summary table stays readable.
 out = Console() if Console().is_terminal else Console(width=180)
@@ -38,6 +38,13 @@ def _summary_table(results: list[VariantResult]) -> Table:
     return table
 
 
+def _print_flags(results: list[VariantResult]) -> None:
+    """Why a measured variant's figures need a second look: never only in the JSON."""
+    for r in results:
+        for flag in r.flags:
+            out.print(f"[yellow]flag[/yellow] {r.variant_id} r{r.repeat}: {flag}", highlight=False, soft_wrap=True)
+
+
 def register(app: typer.Typer) -> None:
     @app.command("run")
     def run(
@@ -58,7 +65,8 @@ def register(app: typer.Typer) -> None:
         outcome = run_scenario(find_scenario(scenario), resume=resume, options=options, console=out)
         out.print(_summary_table(outcome.results))
         out.print(f"results: {outcome.run_dir}", highlight=False)
-        if report and any(r.status in ("ok", "leaked") for r in outcome.results):
+        _print_flags(outcome.results)
+        if report and any(r.status in MEASURED for r in outcome.results):
             from bench.report.build import build_report
 
             files = build_report(outcome.run_dir)
@@ -145,6 +153,7 @@ def register(app: typer.Typer) -> None:
             print(json.dumps([r.model_dump(mode="json") for r in outcome.results][0], indent=2, sort_keys=True))
         else:
             out.print(_summary_table(outcome.results))
+            _print_flags(outcome.results)
             out.print(f"results: {outcome.run_dir}", highlight=False)
         if any(r.status != "ok" for r in outcome.results):
             sys.exit(1)

@@ -1,6 +1,8 @@
 """A minimal HTTPS client for the harness's own calls (readiness, setup, metrics).
 
-Traffic under test goes through Locust, never through this client.
+Traffic under test goes through Locust, never through this client. Every call carries the
+user agent HARNESS_AGENT, so the audit events the harness itself causes (readiness probes,
+set-up, /metrics scrapes) can be counted apart from the traffic's (bench.logs.heads).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import urllib3
+
+from bench.agents import HARNESS_AGENT
 
 
 @dataclass
@@ -22,14 +26,16 @@ class Response:
         return json.loads(self.body)
 
 
+
 class Client:
     def __init__(self, server: str, ca_file: str, token: str | None = None, timeout: float = 10.0,
-                 maxsize: int = 1) -> None:
+                 maxsize: int = 1, purpose: str = "") -> None:
         host = urllib3.util.parse_url(server).host or ""
         if not (host.startswith("127.") or host in ("localhost", "::1", "[::1]")):
             raise ValueError(f"refusing to talk to non-loopback server {server}")
         self.server = server.rstrip("/")
-        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+        agent = f"{HARNESS_AGENT} ({purpose})" if purpose else HARNESS_AGENT
+        self._headers = {"User-Agent": agent, **({"Authorization": f"Bearer {token}"} if token else {})}
         self._pool = urllib3.PoolManager(
             ca_certs=ca_file, cert_reqs="CERT_REQUIRED", timeout=urllib3.Timeout(total=timeout),
             retries=False, maxsize=maxsize,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import signal
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -61,6 +62,8 @@ class LocalCluster:
         self._etcd_dir: Path | None = None
         self._owns_run_dir = self.run_dir is None
         self._stopped = False
+        # component -> {was_running, returncode, killed, stop_s, sigterm_at}; see stop()
+        self.exits: dict[str, dict[str, object]] = {}
 
     # --- paths -------------------------------------------------------------------------
     @property
@@ -104,8 +107,8 @@ class LocalCluster:
                 return ident
         raise KeyError(name)
 
-    def client(self, identity: str = "admin", timeout: float = 10.0) -> Client:
-        return Client(self.server, str(self.ca_file), self.identity(identity).token, timeout)
+    def client(self, identity: str = "admin", timeout: float = 10.0, purpose: str = "") -> Client:
+        return Client(self.server, str(self.ca_file), self.identity(identity).token, timeout, purpose=purpose)
 
     @property
     def apiserver(self) -> Child:
@@ -160,7 +163,7 @@ class LocalCluster:
             return
         self._stopped = True
         for child in reversed(self.children):
-            child.stop(self.shutdown_grace)
+            self.exits[child.name] = _stop_recorded(child, self.shutdown_grace)
         if self._etcd_dir is not None:
             shutil.rmtree(self._etcd_dir, ignore_errors=True)
         try:
@@ -312,6 +315,17 @@ class LocalCluster:
     def cleanup_run_dir(self) -> None:
         if self._owns_run_dir and self.run_dir is not None:
             shutil.rmtree(self.run_dir, ignore_errors=True)
+
+
+def _stop_recorded(child: Child, grace: float) -> dict[str, object]:
+    """Stop a child and say how it ended: a killed apiserver did not finish flushing its
+    audit backends (SIGTERM starts the flush; SIGKILL after ``grace`` cuts it)."""
+    was_running = child.running()
+    sigterm_at = time.time()
+    t0 = time.monotonic()
+    rc = child.stop(grace)
+    return {"was_running": was_running, "returncode": rc, "killed": was_running and rc == -signal.SIGKILL,
+            "stop_s": round(time.monotonic() - t0, 3), "sigterm_at": sigterm_at if was_running else None}
 
 
 def _tail(path: Path, lines: int = 3) -> str:

@@ -18,7 +18,8 @@ import enum
 import gzip
 import io
 import json
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -290,3 +291,35 @@ def first_bad_line(source: Source) -> str | None:
     except (OSError, EOFError) as exc:
         return f"cannot read: {exc}"
     return None
+
+
+# --- the log backend's files ------------------------------------------------------------
+def log_files(live: Path) -> list[Path]:
+    """The live log and its rotated backups (lumberjack names them ``<stem>-<timestamp><ext>``,
+    plus ``.gz`` with --audit-log-compress), oldest first, the live file last."""
+    live = Path(live)
+    backups = sorted(p for p in live.parent.glob(f"{live.stem}-*{live.suffix}*") if p != live)
+    return backups + ([live] if live.exists() else [])
+
+
+def log_events(live: Path) -> Iterator[dict[str, Any]]:
+    """Every event of a log backend's files (live + rotated), oldest first."""
+    files = log_files(live)
+    if files:
+        for event, _ in iter_events(expand(files)):
+            yield event
+
+
+def wait_for_events(live: Path, predicate: Callable[[dict[str, Any]], bool], minimum: int = 1,
+                    timeout: float = 10.0) -> list[dict[str, Any]]:
+    """Events matching ``predicate``, polling until ``minimum`` are there or the timeout.
+
+    The apiserver writes ResponseComplete after the handler returns, so a client can see
+    its response before the event is on disk.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [e for e in log_events(live) if predicate(e)]
+        if len(found) >= minimum or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)

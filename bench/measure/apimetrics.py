@@ -47,6 +47,7 @@ _WANTED = (
     "apiserver_audit_event_total", "apiserver_audit_error_total", "apiserver_audit_level_total",
     "apiserver_audit_requests_rejected_total",
     "process_cpu_seconds_total", "process_resident_memory_bytes", "go_memstats_alloc_bytes_total",
+    "go_memstats_heap_inuse_bytes", "go_goroutines",
 )
 READONLY_VERBS = frozenset({"GET", "LIST"})
 MUTATING_VERBS = frozenset({"POST", "PUT", "PATCH", "APPLY", "DELETE", "DELETECOLLECTION", "CREATE", "UPDATE"})
@@ -150,16 +151,34 @@ def summed_buckets(series: dict[Labels, float], keep: Callable[[dict[str, str]],
     return buckets
 
 
-def _summary(buckets: list[tuple[float, float]]) -> dict[str, float | int] | None:
+def bucket_bounds(q: float, buckets: list[tuple[float, float]]) -> tuple[float, float]:
+    """(lower, upper) bounds of the bucket that holds the q-quantile's rank."""
+    rank = q * buckets[-1][1]
+    b = next((i for i in range(len(buckets) - 1) if buckets[i][1] >= rank), len(buckets) - 1)
+    return (buckets[b - 1][0] if b else 0.0), buckets[b][0]
+
+
+def percentile(q: float, buckets: list[tuple[float, float]]) -> tuple[float | None, list[float | None]]:
+    """(q-quantile in ms, [lower, upper] bucket bounds in ms). No value is interpolated inside
+    the first bucket (it would be a guess between 0 and its bound: the SLI histogram's first
+    bucket is 50 ms wide): there the value is None and the bounds say "below the first bound"."""
+    lo, hi = bucket_bounds(q, buckets)
+    bounds = [round(lo * 1000, 3), None if math.isinf(hi) else round(hi * 1000, 3)]  # None: +Inf
+    if lo == 0.0:
+        return None, bounds
+    return round(bucket_quantile(q, buckets) * 1000, 3), bounds
+
+
+def _summary(buckets: list[tuple[float, float]]) -> dict[str, Any] | None:
     count = buckets[-1][1] if buckets else 0
     if count <= 0:
         return None
-    return {
-        "count": int(round(count)),
-        "p50_ms": round(bucket_quantile(0.50, buckets) * 1000, 3),
-        "p90_ms": round(bucket_quantile(0.90, buckets) * 1000, 3),
-        "p99_ms": round(bucket_quantile(0.99, buckets) * 1000, 3),
-    }
+    out: dict[str, Any] = {"count": int(round(count)), "bounds_ms": {}}
+    for q, key in ((0.50, "p50"), (0.90, "p90"), (0.99, "p99")):
+        value, bounds = percentile(q, buckets)
+        out[f"{key}_ms"] = value
+        out["bounds_ms"][key] = bounds
+    return out
 
 
 def counted(labels: dict[str, str]) -> bool:
@@ -176,12 +195,15 @@ def is_readonly(labels: dict[str, str]) -> bool:
 
 
 def request_class(labels: dict[str, str]) -> str:
-    """"VERB resource[/subresource]", or "VERB <path>" for non-resource URLs (whose path the
-    apiserver puts in the subresource label)."""
-    resource, sub = labels.get("resource", ""), labels.get("subresource", "")
+    """ClusterLoader2's latency class (resource, subresource, verb, scope) as
+    "VERB resource[/subresource] scope", or "VERB <path>" for non-resource URLs (whose path
+    the apiserver puts in the subresource label)."""
+    resource, sub, verb = labels.get("resource", ""), labels.get("subresource", ""), labels.get("verb", "?")
     if not resource:
-        return f"{labels.get('verb', '?')} {sub or '-'}"
-    return f"{labels.get('verb', '?')} {resource}/{sub}" if sub else f"{labels.get('verb', '?')} {resource}"
+        return f"{verb} {sub or '-'}"
+    name = f"{resource}/{sub}" if sub else resource
+    scope = labels.get("scope", "")
+    return f"{verb} {name} {scope}" if scope else f"{verb} {name}"
 
 
 def latency_server(before: Snapshot, after: Snapshot) -> dict[str, Any]:
@@ -246,9 +268,13 @@ def apiserver_process(before: Snapshot, after: Snapshot) -> dict[str, Any]:
     cpu = _scalar_delta(before, after, "process_cpu_seconds_total")
     alloc = _scalar_delta(before, after, "go_memstats_alloc_bytes_total")
     rss = after.value("process_resident_memory_bytes")
+    heap = after.value("go_memstats_heap_inuse_bytes")
+    goroutines = after.value("go_goroutines")
     return {
         "cpu_seconds": round(cpu, 3) if cpu is not None else None,
         "rss_end_bytes": int(rss) if rss is not None else None,
+        "heap_inuse_end_bytes": int(heap) if heap is not None else None,
+        "goroutines_end": int(goroutines) if goroutines is not None else None,
         "alloc_bytes": int(alloc) if alloc is not None else None,
         "requests_by_verb_code": requests_by_verb_code(delta(before, after, "apiserver_request_total")),
         "window_s": round(after.taken_at - before.taken_at, 3),

@@ -1,111 +1,130 @@
-"""The audit log file backend's output: files (incl. rotated backups), events and volume.
+"""Measurement "audit_log": the log backend's volume in the window, by who caused it.
 
-Rotated backups are named by lumberjack as ``<stem>-<timestamp><ext>`` (plus ``.gz`` with
---audit-log-compress) next to the live file; all of them count toward volume.
+Events are assigned to the window by requestReceivedTimestamp (the request started in it,
+as the client samples are). The per-request figures count only the traffic's events
+(user agent bench.agents.TRAFFIC_AGENT); the harness's own (readiness probes, /metrics
+scrapes, set-up) and the control plane's background (controller manager, the apiserver's
+loopback client) are counted apart by user. Every file counts, rotated backups included.
+For the reconciliation, all events whose stageTimestamp (when the apiserver processed
+them) falls in the /metrics bracket are counted too.
 """
 
 from __future__ import annotations
 
-import gzip
-import json
-import time
+import math
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-
-def log_files(live: Path) -> list[Path]:
-    """The live log and its rotated backups, oldest first, live file last."""
-    backups = sorted(p for p in live.parent.glob(f"{live.stem}-*{live.suffix}*") if p != live)
-    return backups + ([live] if live.exists() else [])
-
-
-def _open(path: Path):
-    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
+from bench.agents import BACKGROUND, HARNESS, TRAFFIC
+from bench.logs import reader
+from bench.logs.heads import Row, log_rows
+from bench.measure.base import BaseMeasurement, Context, Window, register
 
 
-def iter_lines(paths: list[Path]) -> Iterator[bytes]:
-    for path in paths:
-        with _open(path) as fh:
-            for line in fh:
-                if line.strip():
-                    yield line
+class Tally:
+    """Events and bytes, with breakdowns, of one group of rows."""
+
+    def __init__(self) -> None:
+        self.events = 0
+        self.bytes = 0
+        self.by_level: Counter[str] = Counter()
+        self.bytes_by_level: Counter[str] = Counter()
+        self.by_stage: Counter[str] = Counter()
+        self.by_resource: Counter[str] = Counter()
+        self.bytes_by_resource: Counter[str] = Counter()
+        self.by_verb: Counter[str] = Counter()
+        self.by_user: Counter[str] = Counter()
+
+    def add(self, row: Row) -> None:
+        self.events += 1
+        self.bytes += row.nbytes
+        self.by_level[row.level] += 1
+        self.bytes_by_level[row.level] += row.nbytes
+        self.by_stage[row.stage] += 1
+        self.by_resource[row.resource] += 1
+        self.bytes_by_resource[row.resource] += row.nbytes
+        self.by_verb[row.verb] += 1
+        self.by_user[row.username] += 1
+
+    def brief(self) -> dict[str, Any]:
+        return {"events": self.events, "bytes": self.bytes, "by_user": dict(self.by_user.most_common())}
 
 
-def iter_events(paths: list[Path]) -> Iterator[dict[str, Any]]:
-    for line in iter_lines(paths):
-        yield json.loads(line)
-
-
-def wait_for_events(
-    live: Path, predicate: Callable[[dict[str, Any]], bool], minimum: int = 1, timeout: float = 10.0
-) -> list[dict[str, Any]]:
-    """Events matching ``predicate``, polling until ``minimum`` are there or the timeout.
-
-    The apiserver writes ResponseComplete after the handler returns, so a client can see
-    its response before the event is on disk.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        found = [e for e in iter_events(log_files(live)) if predicate(e)] if live.exists() else []
-        if len(found) >= minimum or time.monotonic() > deadline:
-            return found
-        time.sleep(0.1)
-
-
-def volume(paths: list[Path], window: tuple[float, float] | None = None) -> dict[str, Any]:
-    """Bytes and events by level, stage, resource and verb.
-
-    ``window`` (unix start, end) keeps only events received in it, so set-up and
-    tear-down traffic can be told apart; bytes are each event's line incl. newline.
-    """
-    from datetime import datetime
-
-    total_bytes = events = 0
-    by_level: Counter[str] = Counter()
-    bytes_by_level: Counter[str] = Counter()
-    by_stage: Counter[str] = Counter()
-    by_resource: Counter[str] = Counter()
-    by_verb: Counter[str] = Counter()
-    audit_ids: set[str] = set()
-    for line in iter_lines(paths):
-        ev = json.loads(line)
-        if window is not None:
-            ts = ev.get("requestReceivedTimestamp")
-            if ts is None:
-                continue
-            t = datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
-            if not window[0] <= t <= window[1]:
-                continue
-        n = len(line) if line.endswith(b"\n") else len(line) + 1
-        total_bytes += n
-        events += 1
-        level = ev.get("level", "?")
-        by_level[level] += 1
-        bytes_by_level[level] += n
-        by_stage[ev.get("stage", "?")] += 1
-        ref = ev.get("objectRef") or {}
-        res = ref.get("resource")
-        if res:
-            res = f"{res}/{ref['subresource']}" if ref.get("subresource") else res
+def tally_rows(rows: Iterable[Row], window: Window, bracket: tuple[float, float] | None) -> dict[str, Any]:
+    """Pure: rows -> {in_window: {origin: Tally}, before, after, staged_in_bracket, undated}."""
+    inside = {TRAFFIC: Tally(), HARNESS: Tally(), BACKGROUND: Tally()}
+    before, after, undated, staged = Tally(), Tally(), 0, 0
+    for row in rows:
+        if bracket is not None and bracket[0] <= row.staged < bracket[1]:
+            staged += 1
+        if math.isnan(row.received):
+            undated += 1
+        elif row.received < window.start:
+            before.add(row)
+        elif row.received >= window.end:
+            after.add(row)
         else:
-            res = "nonresource"
-        by_resource[res] += 1
-        by_verb[ev.get("verb", "?")] += 1
-        audit_ids.add(ev.get("auditID", ""))
+            inside[row.origin].add(row)
+    return {"in_window": inside, "before": before, "after": after, "staged_in_bracket": staged, "undated": undated}
+
+
+def log_figures(tallies: dict[str, Any], requests: int) -> dict[str, Any]:
+    t: Tally = tallies["in_window"][TRAFFIC]
+    per = (lambda x: x / requests) if requests else (lambda x: None)
     return {
-        "bytes": total_bytes,
-        "events": events,
-        "requests_audited": len(audit_ids),
-        "by_level": dict(by_level),
-        "bytes_by_level": dict(bytes_by_level),
-        "by_stage": dict(by_stage),
-        "by_resource": dict(by_resource.most_common()),
-        "by_verb": dict(by_verb),
+        "enabled": True,
+        "bytes": t.bytes,
+        "events": t.events,
+        "by_level": dict(t.by_level),
+        "by_stage": dict(t.by_stage),
+        "by_resource": dict(t.by_resource.most_common()),
+        "by_verb": dict(t.by_verb),
+        "bytes_by_level": dict(t.bytes_by_level),
+        "bytes_by_resource": dict(t.bytes_by_resource.most_common()),
+        "bytes_per_request": per(t.bytes),
+        "events_per_request": per(t.events),
+        "origin": {
+            "traffic": {"events": t.events, "bytes": t.bytes},
+            "harness": tallies["in_window"][HARNESS].brief(),
+            "background": tallies["in_window"][BACKGROUND].brief(),
+        },
+        "outside_window": {
+            "before": {"events": tallies["before"].events, "bytes": tallies["before"].bytes},
+            "after": {"events": tallies["after"].events, "bytes": tallies["after"].bytes},
+            "undated": tallies["undated"],
+        },
+        "staged_in_bracket": tallies["staged_in_bracket"],
     }
 
 
-def files_bytes(paths: list[Path]) -> int:
-    """On-disk bytes of the files (compressed size for .gz backups)."""
-    return sum(p.stat().st_size for p in paths if p.exists())
+def rule_costs(files: list[Path], policy_path: Path | None) -> list[dict[str, Any]]:
+    """Events and bytes per policy rule over the whole log: which rule makes the log big."""
+    if policy_path is None or not files:
+        return []
+    from bench.logs.attribution import attribute_sources
+    from bench.policy.loader import load_policy
+
+    result = attribute_sources(reader.expand(files), load_policy(policy_path))
+    rows = [r.to_json() for r in result.rules if r.events]
+    return sorted(rows, key=lambda r: -r["bytes"])
+
+
+@register
+class AuditLog(BaseMeasurement):
+    name = "audit_log"
+
+    def collect(self, ctx: Context) -> dict[str, Any]:
+        live = ctx.cluster.audit_log_path
+        if live is None:
+            return {}
+        assert ctx.window is not None
+        files = reader.log_files(live)
+        tallies = tally_rows(log_rows(files), ctx.window, ctx.bracket)
+        requests = ctx.requests_in_window or 0
+        doc = log_figures(tallies, requests)
+        doc["files"] = len(files)
+        doc["bytes_on_disk"] = sum(p.stat().st_size for p in files)
+        doc["by_rule"] = rule_costs(files, ctx.variant.policy_path)
+        return doc

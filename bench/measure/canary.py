@@ -11,9 +11,11 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
+from bench.logs.reader import log_files
+from bench.measure.base import BaseMeasurement, Context, register
 from bench.traffic.canary import find_canaries, read_canaries
 
-__all__ = ["read_canaries", "scan"]
+__all__ = ["Canaries", "read_canaries", "scan"]
 
 _OVERLAP = 64  # longer than a canary's longest form (48 base64 characters)
 
@@ -41,3 +43,19 @@ def scan(canaries: list[str], files: list[Path]) -> dict[str, object]:
             if hits:
                 leaked.append(f"{path.name}: {hits} canary value(s) found")
     return {"checked": len(wanted), "leaked": leaked}
+
+
+@register
+class Canaries(BaseMeasurement):
+    """Measurement "canaries": after the run, every audit sink and component log is searched."""
+
+    name = "canaries"
+
+    def collect(self, ctx: Context) -> dict[str, object]:
+        cluster = ctx.cluster
+        files = log_files(cluster.audit_log_path) if cluster.audit_log_path else []
+        if ctx.receiver is not None:
+            files.append(ctx.receiver.capture_path)
+        files += sorted(cluster.logs_dir.glob("*.log"))  # component logs must not carry them either
+        canaries = read_canaries(ctx.canary_file) if ctx.canary_file is not None and ctx.canary_file.exists() else []
+        return scan(canaries, files)

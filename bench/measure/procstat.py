@@ -115,6 +115,7 @@ class ProcSampler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._t0 = 0.0
+        self.started_unix = 0.0
 
     def add(self, name: str, pid: int) -> None:
         """Start following another process (e.g. a load generator started later)."""
@@ -125,6 +126,7 @@ class ProcSampler:
 
     def start(self) -> ProcSampler:
         self._t0 = time.monotonic()
+        self.started_unix = time.time()  # a sample's unix time is started_unix + its t
         self.sample()
         self._thread = threading.Thread(target=self._run, daemon=True, name="procstat")
         self._thread.start()

@@ -1,9 +1,17 @@
-"""Measure one variant end to end on the local backend.
+"""Measure one variant end to end on the local backend: one window for every figure.
 
-Order of events: receiver up (if the variant has a webhook) → cluster up with the variant's
-audit flags → /metrics snapshot and /proc sampling → Locust traffic (its own process) →
-/metrics snapshot → cluster stopped with SIGTERM, which flushes the audit backends →
-receiver stopped → log volume, canary check, result document.
+Order: receiver up (if the variant has a webhook) → cluster up with the variant's audit
+flags → every measurement's start → Locust traffic; at the window's edges (when every
+Locust process records, and just before the first stops) every measurement takes its
+snapshot → measurements stop → the cluster is stopped with SIGTERM, which flushes the
+audit backends (how each process ended is recorded) → receiver stopped → every
+measurement collects its figures over the window → reconciliation and status.
+
+A variant is "failed" when its control plane died during the run, when more of its
+requests failed than the traffic expects (MAX_ERROR_RATE), or when it had no window;
+"leaked" when a secret value reached an audit sink; "flagged" when its figures need a
+second look (counters that do not reconcile, a killed flush, a missed edge, a saturated
+load generator). Failures are recorded in the result, never raised (except Ctrl-C).
 """
 
 from __future__ import annotations
@@ -14,24 +22,31 @@ import platform
 import shutil
 import socket
 import tempfile
+import time
 import traceback
 from dataclasses import dataclass, field
 from importlib import metadata as md
 from pathlib import Path
 from typing import Any
 
-from bench import __version__
+from bench import __version__, atomic
 from bench.controlplane.build import Binaries, resolve
 from bench.controlplane.local import LocalCluster
-from bench.measure import auditlog, canary
+from bench.measure import reconcile
+from bench.measure.base import BaseMeasurement, Context, Window, create
+from bench.measure.client import MAX_ERROR_RATE, MAX_LAG_P99_MS
 from bench.measure.settings import audit_settings
 from bench.results import store
 from bench.results.schema import VariantResult
 from bench.scenario.matrix import Variant
 
+# Registration happens on import; the order is the order of edges and collects: /proc first
+# at an edge (a read takes microseconds), then /metrics; the client's figures and the
+# /metrics bracket are collected before the audit sinks that use them.
+from bench.measure import auditlog, canary, client, process, server, webhook  # noqa: E402,F401
 
-class CanaryLeak(RuntimeError):
-    """A secret value written by the traffic was found in an audit sink."""
+MEASUREMENTS = ("process", "apiserver_metrics", "webhook", "client", "audit_log", "canaries")
+COVERAGE_MIN = 0.95  # the /metrics bracket must cover this share of the window
 
 
 @dataclass
@@ -41,6 +56,7 @@ class MeasureOptions:
     workers: int = 0
     scratch_root: Path | None = None
     keep_scratch: bool = False
+    max_error_rate: float = MAX_ERROR_RATE
     echo: Any = field(default=print, repr=False)
 
 
@@ -88,91 +104,251 @@ def measure_variant(
     variant: Variant, run_id: str, repeat: int, seed: int, run_dir: Path, options: MeasureOptions | None = None
 ) -> VariantResult:
     """Run one variant; failures are recorded in the result, never raised (except Ctrl-C)."""
-    from bench.measure.window import measure_window
-
     options = options or MeasureOptions()
-    started = store.utc_now()
     bins = resolve(options.bin_dir, echo=options.echo)
     split = cpu_split(options.pin_cpus)
     meta = base_metadata(bins, variant, seed, split)
-    meta["started_at"] = started
+    meta["started_at"] = store.utc_now()
     scratch = Path(tempfile.mkdtemp(prefix=f"auditbench-{variant.id}-r{repeat}-", dir=options.scratch_root))
+    keep = options.keep_scratch  # this variant's decision only: a failure keeps its own scratch
     doc: dict[str, Any] = {
         "run_id": run_id, "variant_id": variant.id, "repeat": repeat, "status": "ok",
         "variant": variant.spec_dict(), "metadata": meta,
     }
     try:
-        figures = measure_window(variant, audit_settings(variant), bins, scratch, run_dir, repeat, seed, split, options)
-        meta["apiserver_flags"] = figures.pop("apiserver_flags")
-        doc.update(figures)
-        leaked = doc["audit"]["canaries"]["leaked"]
-        if leaked:
-            raise CanaryLeak(
-                f"SECRET VALUES LEAKED into the audit output of {variant.id}: {'; '.join(leaked)} — "
-                f"policy {variant.policy} logs secrets at Request or RequestResponse"
-            )
+        doc.update(run_measured(variant, bins, scratch, run_dir, repeat, seed, split, options))
+        meta["apiserver_flags"] = doc.pop("apiserver_flags")
+        meta["cpu_lists"] = doc.pop("cpu_lists")
+        judge(doc, options.max_error_rate)
+        if doc["status"] != "ok":
+            options.echo(f"[red]{variant.id} r{repeat} {doc['status']}:[/red] {doc.get('error') or '; '.join(doc['flags'])}")
     except KeyboardInterrupt:
         raise
-    except CanaryLeak as exc:
-        doc["status"] = "leaked"
-        doc["error"] = str(exc)
-        options.echo(f"[red]{exc}[/red]")
     except Exception as exc:  # recorded, the matrix goes on
         doc["status"] = "failed"
         doc["error"] = f"{type(exc).__name__}: {exc}"
         (scratch / "error.txt").write_text(traceback.format_exc())
         options.echo(f"[red]variant {variant.id} r{repeat} failed:[/red] {doc['error']} (details: {scratch / 'error.txt'})")
-        options.keep_scratch = True
+        keep = True
     finally:
         meta["ended_at"] = store.utc_now()
-        if not options.keep_scratch:
+        if not keep:
             shutil.rmtree(scratch, ignore_errors=True)
     try:
         return VariantResult.model_validate(doc)
     except ValueError as exc:  # a measurement that does not fit the schema is a failed variant, not a crash
         (scratch.parent / f"{scratch.name}-invalid.json").write_text(repr(doc))
-        keep = {k: doc[k] for k in ("run_id", "variant_id", "repeat", "variant", "metadata")}
-        return VariantResult.model_validate({**keep, "status": "failed", "error": f"result did not validate: {exc}"})
+        kept = {k: doc[k] for k in ("run_id", "variant_id", "repeat", "variant", "metadata")}
+        return VariantResult.model_validate({**kept, "status": "failed", "error": f"result did not validate: {exc}"})
 
 
-def rule_costs(files: list[Path], policy_path: Path | None) -> list[dict[str, Any]]:
-    """Events and bytes per policy rule: which rule makes the log big."""
-    if policy_path is None or not files:
-        return []
-    from bench.logs.attribution import attribute_sources
-    from bench.logs.reader import expand
-    from bench.policy.loader import load_policy
+def _start_receiver(variant: Variant, scratch: Path, seed: int, cpus: set[int] | None) -> Any:
+    from bench.webhook.receiver import Faults, Receiver
 
-    result = attribute_sources(expand(files), load_policy(policy_path))
-    rows = [r.to_json() for r in result.rules if r.events]
-    return sorted(rows, key=lambda r: -r["bytes"])
-
-
-def log_section(cluster_log: Path | None, window: tuple[float, float], requests: int,
-                policy_path: Path | None = None) -> dict[str, Any] | None:
-    if cluster_log is None:
+    wh = variant.webhook
+    if wh is None or variant.policy_path is None:
         return None
-    files = auditlog.log_files(cluster_log)
-    vol = auditlog.volume(files, window)
+    # Taking the receiver down is timed from the window by the webhook measurement.
+    faults = Faults(delay_ms=wh.receiver_delay_ms, error_rate=wh.receiver_error_rate, seed=seed)
+    return Receiver.start_in(scratch / "webhook", faults, cpus=cpus)
+
+
+def _on_edge(ctx: Context, measurements: list[BaseMeasurement], errors: list[str]) -> Any:
+    def on_edge(edge: str) -> None:
+        ctx.edges[edge] = time.time()
+        for m in measurements:
+            try:
+                m.edge(ctx, edge)
+            except Exception as exc:  # one measurement's miss must not cost the others their edge
+                errors.append(f"{m.name} at the {edge} edge: {type(exc).__name__}: {exc}")
+    return on_edge
+
+
+def run_measured(variant: Variant, bins: Binaries, scratch: Path, run_dir: Path, repeat: int, seed: int,
+                 split: tuple[set[int], set[int]] | None, options: MeasureOptions) -> dict[str, Any]:
+    from bench.traffic.launcher import ClusterInfo, run_traffic
+
+    cp_cpus, load_cpus = split if split else (None, None)
+    receiver = _start_receiver(variant, scratch, seed, load_cpus)
+    cluster = LocalCluster(audit=audit_settings(variant), binaries=bins, run_dir=scratch / "cluster",
+                           webhook_kubeconfig=receiver.kubeconfig_path if receiver else None,
+                           control_plane_cpus=cp_cpus)
+    ctx = Context(variant=variant, scratch=scratch, seed=seed, receiver=receiver, canary_file=scratch / "canaries.txt")
+    names = [n for n in MEASUREMENTS if n != "webhook" or receiver is not None]
+    measurements = create(names)
+    errors: list[str] = []
+    samples_tmp = scratch / "samples.csv.gz"
+    try:
+        with cluster:
+            ctx.cluster = cluster
+            options.echo(f"  cluster ready in {cluster.timings.total_s:.1f}s; traffic {variant.profile} "
+                         f"({variant.load.mode}) for {variant.load.duration_s}s after {variant.load.warmup_s}s warm-up")
+            for m in measurements:
+                m.start(ctx)
+            try:
+                ctx.traffic = run_traffic(
+                    ClusterInfo(cluster.server, cluster.ca_file, cluster.identities_file),
+                    variant.profile, variant.load.mode, variant.load.users, variant.load.target_rps,
+                    variant.load.duration_s or 30.0, variant.load.warmup_s, seed, samples_tmp, ctx.canary_file,
+                    workers=options.workers, cpus=load_cpus, max_requests=variant.load.requests,
+                    work_dir=scratch / "locust", on_edge=_on_edge(ctx, measurements, errors),
+                    schedule=variant.load.schedule,
+                )
+            finally:
+                for m in measurements:
+                    _guarded(errors, m.name, "stop", m.stop, ctx)
+                ctx.stop.died_during_run = [c.name for c in cluster.children if not c.running()]
+            apiserver_flags = list(cluster.apiserver_argv[1:])
+        # Cluster stopped: the apiserver flushed its audit backends on SIGTERM.
+        ctx.stop.exits = dict(cluster.exits)
+        ctx.stop.sigterm_at = cluster.exits.get("kube-apiserver", {}).get("sigterm_at")  # type: ignore[assignment]
+        if receiver is not None:
+            receiver.stop()
+        doc = collect(ctx, measurements, errors)
+        doc["apiserver_flags"] = apiserver_flags
+        if samples_tmp.exists():
+            rel = store.samples_file(variant.id, repeat)
+            atomic.write_bytes(run_dir / rel, samples_tmp.read_bytes())
+            doc["samples_file"] = rel
+        return doc
+    finally:
+        cluster.stop()
+        if receiver is not None:
+            receiver.stop()
+
+
+def _guarded(errors: list[str], name: str, step: str, fn: Any, ctx: Context) -> Any:
+    try:
+        return fn(ctx)
+    except Exception as exc:
+        errors.append(f"{name} {step}: {type(exc).__name__}: {exc}")
+        return {}
+
+
+def collect(ctx: Context, measurements: list[BaseMeasurement], errors: list[str]) -> dict[str, Any]:
+    """Every measurement's figures over the window, assembled into the result's sections."""
+    t = ctx.traffic
+    if "start" not in ctx.edges or "end" not in ctx.edges:
+        raise RuntimeError(f"the window edges were not reached (edges {sorted(ctx.edges)}; "
+                           f"{t.edge_error or 'Locust never started recording'})")
+    ctx.window = Window(ctx.edges["start"], ctx.edges["end"])
+    got: dict[str, dict[str, Any]] = {}
+    for m in sorted(measurements, key=lambda m: ("client", "apiserver_metrics").index(m.name)
+                    if m.name in ("client", "apiserver_metrics") else 2):
+        got[m.name] = _guarded(errors, m.name, "collect", m.collect, ctx)
+        if m.name == "client":
+            ctx.requests_in_window = got["client"].get("requests")
+        if m.name == "apiserver_metrics" and got["apiserver_metrics"].get("bracket"):
+            b = got["apiserver_metrics"]["bracket"]
+            ctx.bracket = (b["start"], b["end"])
+    return assemble(ctx, got, errors)
+
+
+def _per_request(value: float | None, requests: int | None, scale: float = 1.0) -> float | None:
+    return value / requests * scale if value is not None and requests else None
+
+
+def assemble(ctx: Context, got: dict[str, dict[str, Any]], errors: list[str]) -> dict[str, Any]:
+    assert ctx.window is not None
+    w, t = ctx.window, ctx.traffic
+    cl, srv, proc = got.get("client", {}), got.get("apiserver_metrics", {}), got.get("process", {})
+    requests = cl.get("requests")
+    bracket = srv.get("bracket") or {}
+    # Server counters span the bracket; per request they are scaled to the window's length.
+    span = (bracket["end"] - bracket["start"]) if bracket else None
+    bracket_requests = requests * span / w.duration_s if requests and span else None
+    api_proc, etcd_proc = proc.get("apiserver", {}), proc.get("etcd", {})
+    api_srv = srv.get("apiserver", {})
+    exits = ctx.stop.exits
+    log, wh = got.get("audit_log") or None, got.get("webhook") or None
+    v = ctx.variant
+    rec = reconcile.reconcile(srv.get("audit"), srv.get("audit_after_window"), log, wh,
+                              v.log.mode if v.log else None, v.webhook.mode if v.webhook else None)
     return {
-        "by_rule": rule_costs(files, policy_path),
-        "enabled": True,
-        "bytes": vol["bytes"],
-        "files": len(files),
-        "events": vol["events"],
-        "by_level": vol["by_level"],
-        "by_stage": vol["by_stage"],
-        "by_resource": vol["by_resource"],
-        "by_verb": vol["by_verb"],
-        "bytes_by_level": vol["bytes_by_level"],
-        "bytes_per_request": vol["bytes"] / requests if requests else None,
-        "events_per_request": vol["events"] / requests if requests else None,
+        "cpu_lists": {name: fig.get("cpus") for name, fig in proc.items()},
+        "window": {
+            "start": w.start, "end": w.end, "duration_s": round(w.duration_s, 4),
+            "recorded_start": t.window_start, "recorded_end": t.window_end,
+            "recorded_coverage": round(w.duration_s / (t.window_end - t.window_start), 4) if t.window_end > t.window_start else None,
+            "edge_error": t.edge_error or ("; ".join(errors) if errors else None),
+        },
+        "metrics_bracket": {**bracket, "scrape_errors": srv.get("scrape_errors", [])} if bracket else None,
+        "timeseries": srv.get("series", []),
+        "traffic": {
+            "requests": requests or 0, "failures": cl.get("failures", 0), "error_rate": cl.get("error_rate"),
+            "duration_s": round(w.duration_s, 4), "achieved_rps": cl.get("achieved_rps"), "target_rps": cl.get("target_rps"),
+            "mode": cl.get("mode"), "users": cl.get("users"), "errors_by_code": cl.get("errors_by_code", {}),
+            "loadgen_cpu_seconds": cl.get("loadgen_cpu_seconds"), "loadgen_cpu_util": cl.get("loadgen_cpu_util"),
+            "loadgen_cpu_util_max": cl.get("loadgen_cpu_util_max"), "loadgen_saturated": cl.get("loadgen_saturated"),
+            "late_slots": cl.get("late_slots"),
+            "schedule": ctx.variant.load.schedule if ctx.variant.load.mode == "open" else None,
+            "generator_lag_p99_ms": (cl.get("generator_lag_ms") or {}).get("p99_ms"),
+        },
+        "latency_client": {**cl["latency"], "request_set": cl.get("latency_set"),
+                           "from_schedule": cl.get("latency_from_schedule")} if cl.get("latency") else None,
+        "latency_server": srv.get("latency_server"),
+        "apiserver": {
+            "cpu_seconds": api_proc.get("cpu_seconds"),
+            "cpu_ms_per_1k_requests": _per_request(api_proc.get("cpu_seconds"), requests, 1e6),
+            "rss_peak_bytes": api_proc.get("rss_peak_bytes"), "rss_mean_bytes": api_proc.get("rss_mean_bytes"),
+            "rss_hwm_bytes": api_proc.get("rss_hwm_bytes"), "rss_end_bytes": api_srv.get("rss_end_bytes"),
+            "heap_inuse_peak_bytes": srv.get("heap_inuse_peak_bytes"), "heap_inuse_end_bytes": api_srv.get("heap_inuse_end_bytes"),
+            "goroutines_end": api_srv.get("goroutines_end"),
+            "alloc_bytes": api_srv.get("alloc_bytes"),
+            "alloc_bytes_per_1k_requests": _per_request(api_srv.get("alloc_bytes"), bracket_requests, 1000.0),
+            "requests_by_verb_code": api_srv.get("requests_by_verb_code", {}),
+            "exit": exits.get("kube-apiserver"),
+        },
+        "etcd": {"cpu_seconds": etcd_proc.get("cpu_seconds"), "rss_peak_bytes": etcd_proc.get("rss_peak_bytes"),
+                 "rss_mean_bytes": etcd_proc.get("rss_mean_bytes"), "exit": exits.get("etcd")},
+        "audit": {
+            "metrics": srv.get("audit") or {},
+            "metrics_after_window": srv.get("audit_after_window"),
+            "log": log, "webhook": wh, "reconciliation": rec,
+            "canaries": got.get("canaries") or {"checked": 0, "leaked": []},
+        },
+        "_died": ctx.stop.died_during_run + [f"{n} (seen exiting by /proc)" for n, f in proc.items() if f.get("exited_during_run")],
+        "_errors": errors,
     }
 
 
-def canary_section(canary_file: Path, cluster: LocalCluster, capture: Path | None) -> dict[str, Any]:
-    files = auditlog.log_files(cluster.audit_log_path) if cluster.audit_log_path else []
-    if capture is not None:
-        files.append(capture)
-    files += sorted(cluster.logs_dir.glob("*.log"))  # component logs must not carry them either
-    return canary.scan(canary.read_canaries(canary_file), files)
+def judge(doc: dict[str, Any], max_error_rate: float) -> None:
+    """Status, error and flags from the figures (see the module docstring)."""
+    died, errors = doc.pop("_died"), doc.pop("_errors")
+    flags: list[str] = []
+    t = doc["traffic"]
+    failed: list[str] = []
+    if died:
+        failed.append("the control plane died during the run: " + ", ".join(died))
+    if not t["requests"]:
+        failed.append("no requests in the window")
+    elif (t["error_rate"] or 0) > max_error_rate:
+        failed.append(f"{t['failures']} of {t['requests']} requests failed ({t['error_rate']:.1%}, bound "
+                      f"{max_error_rate:.0%}): {t['errors_by_code']}")
+    leaked = doc["audit"]["canaries"].get("leaked") or []
+    api_exit = doc["apiserver"].get("exit") or {}
+    if api_exit.get("killed"):
+        flags.append("kube-apiserver needed SIGKILL after SIGTERM: its audit backends did not finish flushing")
+    flags += reconcile.problems(doc["audit"]["reconciliation"])
+    bracket = doc.get("metrics_bracket")
+    if not bracket:
+        flags.append("no /metrics bracket around the window: server figures missing")
+    elif (bracket.get("coverage") or 0) < COVERAGE_MIN:
+        flags.append(f"the /metrics bracket covers {bracket['coverage']:.0%} of the window (< {COVERAGE_MIN:.0%})")
+    if t.get("loadgen_saturated"):
+        flags.append(f"the load generator was saturated (busiest process {t['loadgen_cpu_util_max']:.0%} of a core): "
+                     "latency includes client queueing")
+    lag = t.get("generator_lag_p99_ms")
+    if lag is not None and lag > MAX_LAG_P99_MS:
+        flags.append(f"the open-loop generator fell behind its schedule (lag p99 {lag:.0f} ms > {MAX_LAG_P99_MS:.0f} ms): "
+                     "the offered rate was lower than the target")
+    flags += [f"measurement error: {e}" for e in errors]
+    doc["flags"] = flags
+    if failed:
+        doc["status"], doc["error"] = "failed", "; ".join(failed)
+    elif leaked:
+        doc["status"] = "leaked"
+        doc["error"] = (f"SECRET VALUES LEAKED into the audit output of {doc['variant_id']}: {'; '.join(leaked)} — "
+                        f"policy {doc['variant']['policy']} logs secrets at Request or RequestResponse")
+    elif flags:
+        doc["status"] = "flagged"

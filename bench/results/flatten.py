@@ -13,6 +13,10 @@ def _div(a: float | None, b: float | None) -> float | None:
     return a / b
 
 
+def _first(*values: float | None) -> float | None:
+    return next((v for v in values if v is not None), None)
+
+
 def _descriptors(r: VariantResult) -> dict[str, Any]:
     log = r.variant.audit.get("log") or {}
     wh = r.variant.audit.get("webhook") or {}
@@ -27,6 +31,7 @@ def _descriptors(r: VariantResult) -> dict[str, Any]:
         "webhook_batch_buffer_size": wh.get("batch_buffer_size"),
         "webhook_throttle_enable": wh.get("throttle_enable"), "webhook_throttle_qps": wh.get("throttle_qps"),
         "started_at": r.metadata.started_at, "samples_file": r.samples_file,
+        "flags": "; ".join(r.flags),
     }
 
 
@@ -49,13 +54,16 @@ def _costs(r: VariantResult) -> dict[str, Any]:
     return {
         "requests": t.requests if t else None,
         "failures": t.failures if t else None,
-        "error_rate": _div(t.failures, t.requests) if t else None,
+        "error_rate": _first(t.error_rate, _div(t.failures, t.requests)) if t else None,
         "achieved_rps": t.achieved_rps if t else None,
         "loadgen_cpu_util": t.loadgen_cpu_util if t else None,
         "cpu_seconds": a.cpu_seconds if a else None,
         "cpu_ms_per_1k": a.cpu_ms_per_1k_requests if a else None,
         "rss_peak_bytes": a.rss_peak_bytes if a else None,
         "alloc_bytes_per_1k": a.alloc_bytes_per_1k_requests if a else None,
+        "heap_inuse_peak_bytes": a.heap_inuse_peak_bytes if a else None,
+        "window_s": r.window.duration_s if r.window else None,
+        "bracket_coverage": r.metrics_bracket.coverage if r.metrics_bracket else None,
         "etcd_cpu_seconds": e.cpu_seconds if e else None,
         "etcd_rss_peak_bytes": e.rss_peak_bytes if e else None,
     }
@@ -80,14 +88,18 @@ def _audit(r: VariantResult) -> dict[str, Any]:
         "webhook_batches": wh.batches if wh else None,
         "webhook_events": wh.events if wh else None,
         "webhook_bytes": wh.bytes if wh else None,
-        "webhook_batches_per_s": _div(wh.batches, duration) if wh else None,
-        # delivered events/s: over the receiver's first-to-last arrival when known, else the window
-        "webhook_delivery_eps": _div(wh.events, wh.delivery_span_s or duration) if wh else None,
-        "webhook_events_per_batch": wh.events_per_batch.mean if wh else None,
+        # In the window, by arrival (schema 2); the shutdown flush is apart (webhook_flushed_events).
+        "webhook_batches_per_s": _first(wh.batches_per_s, _div(wh.batches, duration)) if wh else None,
+        "webhook_delivery_eps": _first(wh.events_per_s, _div(wh.events, wh.delivery_span_s or duration)) if wh else None,
+        # the median batch in the window (schema 1 documents: the whole-life mean)
+        "webhook_events_per_batch": _first(wh.events_per_batch.p50 if wh.periods else None, wh.events_per_batch.mean) if wh else None,
+        "webhook_events_per_batch_p90": wh.events_per_batch.p90 if wh else None,
+        "webhook_flushed_events": wh.flushed_at_shutdown.get("events") if wh and wh.periods else None,
         "webhook_lag_p50_ms": wh.lag_ms.p50 if wh else None,
         "webhook_lag_p99_ms": wh.lag_ms.p99 if wh else None,
         "webhook_http_errors": wh.http_errors if wh else None,
         "canary_leaks": len(au.canaries.leaked) if au else None,
+        "unreconciled_backends": sum(1 for v in au.reconciliation.values() if not v.get("reconciles", True)) if au else None,
     }
     out.update(_volume(r, log, wh, requests))
     if log:

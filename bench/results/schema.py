@@ -4,6 +4,12 @@ Format history (bump SCHEMA_VERSION and add a loader branch for every change tha
 old reader would misread; never change the meaning of an existing field):
   1 - first version: `auditbench.variant` (one per variant per repeat) and
       `auditbench.run` (the manifest run.json).
+  2 - one window for every figure: `window`, `metrics_bracket`, `flags`, status "flagged",
+      `audit.reconciliation`, log events by origin, webhook batches by arrival period (the
+      shutdown flush apart), server percentiles with their bucket bounds (None inside the
+      first bucket), process CPU lists and exits. Webhook `batches`/`events`/`bytes` and
+      audit `metrics` now cover the window only (in 1 they spanned the whole run). A
+      version-1 document loads with a flag saying its figures were not on one window.
 
 Numbers are None where a measurement did not apply (no log backend, a failed variant).
 Models forbid unknown keys so a writer's typo fails at write time, not in a report.
@@ -18,14 +24,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from bench.errors import InputError
 from bench.scenario.validation import input_error
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 VARIANT_KIND = "auditbench.variant"
 RUN_KIND = "auditbench.run"
 
 # "leaked": measured to the end, but secret values reached an audit sink. Its figures are
 # valid (a RequestResponse policy's cost is worth knowing) and it still fails the run.
-Status = Literal["ok", "failed", "timeout", "leaked"]
-MEASURED = ("ok", "leaked")
+# "flagged": measured to the end, but a figure cannot be trusted as it stands (counters do not
+# reconcile, the apiserver was killed before its audit backends flushed, the load generator
+# fell behind, the window edges were missed). Figures are kept with the reasons in `flags`;
+# reports show them and the run fails.
+Status = Literal["ok", "failed", "timeout", "leaked", "flagged"]
+MEASURED = ("ok", "leaked", "flagged")
 RunStatus = Literal["running", "complete", "interrupted", "failed"]
 
 
@@ -48,6 +58,7 @@ class Metadata(_Doc):
     cpu_count: int | None = None
     memory_bytes: int | None = None
     cpu_pinning: CpuPinning | None = None
+    cpu_lists: dict[str, list[int] | None] = {}  # effective CPUs of every thread, per process
     started_at: str | None = None  # UTC ISO 8601
     ended_at: str | None = None
     backend: Literal["local", "kind"] | None = None
@@ -64,6 +75,8 @@ class LoadSpec(_Doc):
     duration_s: float | None = None
     requests: int | None = None
     warmup_s: float = 0.0
+    schedule: str | None = None  # open loop: constant | poisson
+    rate_fraction: float | None = None  # target_rps as this fraction of the baseline's capacity
 
 
 class VariantSpec(_Doc):
@@ -74,15 +87,46 @@ class VariantSpec(_Doc):
     is_baseline: bool = False
 
 
+class WindowInfo(_Doc):
+    """The traffic window every figure covers (unix s), and the client's recording around it."""
+
+    start: float
+    end: float
+    duration_s: float
+    recorded_start: float | None = None
+    recorded_end: float | None = None
+    recorded_coverage: float | None = None  # window / recording
+    edge_error: str | None = None
+
+
+class MetricsBracket(_Doc):
+    """The /metrics scrapes whose deltas give the server figures, and their cover of the window."""
+
+    start: float | None = None
+    end: float | None = None
+    labels: list[str] = []
+    coverage: float | None = None
+    scrape_ms: list[float] = []
+    scrape_errors: list[str] = []
+
+
 class Traffic(_Doc):
     requests: int = 0
     failures: int = 0
+    error_rate: float | None = None
     duration_s: float | None = None
     achieved_rps: float | None = None
     target_rps: float | None = None
+    mode: str | None = None
+    users: int | None = None
     errors_by_code: dict[str, int] = {}
     loadgen_cpu_seconds: float | None = None
     loadgen_cpu_util: float | None = None
+    loadgen_cpu_util_max: float | None = None
+    loadgen_saturated: bool | None = None
+    late_slots: int | None = None
+    schedule: str | None = None  # open loop: constant | poisson
+    generator_lag_p99_ms: float | None = None  # open loop: p99 of send time − scheduled start
 
 
 class LatencySummary(_Doc):
@@ -98,13 +142,16 @@ class LatencySummary(_Doc):
 class ClientLatency(_Doc):
     overall: LatencySummary
     by_class: dict[str, LatencySummary] = {}
+    request_set: str | None = None  # which requests the percentiles are over
+    from_schedule: LatencySummary | None = None  # open loop: from each request's scheduled start
 
 
 class ServerLatency(_Doc):
     count: int | None = None
-    p50_ms: float | None = None
+    p50_ms: float | None = None  # None: inside the first bucket (see bounds_ms)
     p90_ms: float | None = None
     p99_ms: float | None = None
+    bounds_ms: dict[str, list[float | None]] = {}  # "p50" -> [lower, upper] of its bucket; None = +Inf
 
 
 class ServerLatencies(_Doc):
@@ -114,22 +161,40 @@ class ServerLatencies(_Doc):
     sli_all: ServerLatency | None = None
     sli_mutating: ServerLatency | None = None
     sli_readonly: ServerLatency | None = None
-    by_class: dict[str, ServerLatency] = {}  # "VERB resource[/subresource]"
+    by_class: dict[str, ServerLatency] = {}  # ClusterLoader2's "VERB resource[/subresource] scope"
+
+
+class ExitRecord(_Doc):
+    """How a component ended: SIGTERM, then SIGKILL after the grace period."""
+
+    was_running: bool | None = None  # when the harness stopped it
+    returncode: int | None = None
+    killed: bool | None = None  # needed SIGKILL: an apiserver's audit backends did not finish flushing
+    stop_s: float | None = None
+    sigterm_at: float | None = None
 
 
 class Apiserver(_Doc):
     cpu_seconds: float | None = None
     cpu_ms_per_1k_requests: float | None = None
     rss_peak_bytes: int | None = None
+    rss_mean_bytes: int | None = None
+    rss_hwm_bytes: int | None = None
     rss_end_bytes: int | None = None
+    heap_inuse_peak_bytes: int | None = None
+    heap_inuse_end_bytes: int | None = None
+    goroutines_end: int | None = None
     alloc_bytes: int | None = None
     alloc_bytes_per_1k_requests: float | None = None
     requests_by_verb_code: dict[str, dict[str, int]] = {}
+    exit: ExitRecord | None = None
 
 
 class Etcd(_Doc):
     cpu_seconds: float | None = None
     rss_peak_bytes: int | None = None
+    rss_mean_bytes: int | None = None
+    exit: ExitRecord | None = None
 
 
 class AuditMetrics(_Doc):
@@ -152,6 +217,11 @@ class AuditLogStats(_Doc):
     bytes_by_resource: dict[str, int] = {}
     bytes_per_request: float | None = None
     events_per_request: float | None = None
+    bytes_on_disk: int | None = None  # every file, whole run, as stored (compressed backups too)
+    # In the window: {"traffic": {events, bytes}, "harness"|"background": {events, bytes, by_user}}
+    origin: dict[str, dict[str, Any]] = {}
+    outside_window: dict[str, Any] = {}
+    staged_in_bracket: int | None = None  # all events processed inside the /metrics bracket
     # Per policy rule over the whole log (set-up and background included):
     # [{"rule", "level", "description", "events", "bytes"}], most bytes first.
     by_rule: list[dict[str, Any]] = []
@@ -160,6 +230,7 @@ class AuditLogStats(_Doc):
 class BatchSizes(_Doc):
     mean: float | None = None
     p50: float | None = None
+    p90: float | None = None
     p99: float | None = None
     max: float | None = None
     histogram: dict[str, int] = {}
@@ -182,8 +253,17 @@ class WebhookStats(_Doc):
     by_level: dict[str, int] = {}
     by_stage: dict[str, int] = {}
     http_errors: int | None = None
-    dropped_reported: int | None = None
-    delivery_span_s: float | None = None  # first to last batch arrival
+    http_errors_by_code: dict[str, int] = {}
+    rejected: dict[str, int] = {}
+    batches_per_s: float | None = None  # in the window
+    events_per_s: float | None = None  # delivered in the window
+    # by arrival: before / in_window / after_window / flushed_at_shutdown -> {batches, events, bytes, span_s}
+    periods: dict[str, dict[str, Any]] = {}
+    flushed_at_shutdown: dict[str, Any] = {}
+    staged_in_bracket: dict[str, int] = {}  # events processed in the bracket, by arrival period
+    receiver_down_at: float | None = None
+    dropped_reported: int | None = None  # schema 1 only
+    delivery_span_s: float | None = None  # schema 1 only: first to last batch arrival
 
 
 class Canaries(_Doc):
@@ -192,22 +272,28 @@ class Canaries(_Doc):
 
 
 class AuditSection(_Doc):
-    metrics: AuditMetrics = AuditMetrics()
+    metrics: AuditMetrics = AuditMetrics()  # deltas over the /metrics bracket of the window
+    metrics_after_window: AuditMetrics | None = None  # from the window's end to just before SIGTERM
     log: AuditLogStats | None = None
     webhook: WebhookStats | None = None
+    reconciliation: dict[str, dict[str, Any]] = {}  # per backend, bench.measure.reconcile
     canaries: Canaries = Canaries()
 
 
 class VariantResult(_Doc):
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[2] = SCHEMA_VERSION
     kind: Literal["auditbench.variant"] = VARIANT_KIND
     run_id: str
     variant_id: str
     repeat: int = Field(ge=1)
     status: Status
     error: str | None = None
+    flags: list[str] = []  # why a measured variant's figures need a second look
     metadata: Metadata = Metadata()
     variant: VariantSpec
+    window: WindowInfo | None = None
+    metrics_bracket: MetricsBracket | None = None
+    timeseries: list[dict[str, Any]] = []  # apiserver heap, goroutines, RSS, audit counters over time
     traffic: Traffic | None = None
     latency_client: ClientLatency | None = None
     latency_server: ServerLatencies | None = None
@@ -230,7 +316,7 @@ class Finished(_Doc):
 
 
 class RunManifest(_Doc):
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[1, 2] = SCHEMA_VERSION
     kind: Literal["auditbench.run"] = RUN_KIND
     run_id: str
     scenario: str
@@ -259,9 +345,21 @@ def _check_envelope(doc: Any, kind: str, where: str | None) -> None:
         raise InputError(where, "kind", f"expected {kind!r}, got {doc.get('kind')!r}")
 
 
+V1_FLAG = "schema 1: figures were taken over different spans (before one-window accounting)"
+
+
+def _upgrade_v1(doc: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 fields all exist in version 2; their spans differ, which the flag says."""
+    doc = {**doc, "schema_version": 2}
+    if doc.get("status") in ("ok", "leaked"):
+        doc["flags"] = [V1_FLAG]
+    return doc
+
+
 def parse_variant(doc: Any, where: str | None = None) -> VariantResult:
     _check_envelope(doc, VARIANT_KIND, where)
-    # Only version 1 exists; an upgrader for older versions goes here.
+    if doc["schema_version"] == 1:
+        doc = _upgrade_v1(doc)
     try:
         return VariantResult.model_validate(doc)
     except ValidationError as exc:

@@ -48,14 +48,15 @@ METRIC_COLUMNS = (
     "server_p50_ms", "server_p90_ms", "server_p99_ms", "server_mutating_p99_ms",
     "server_readonly_p99_ms", "server_sli_p99_ms",
     "requests", "failures", "error_rate", "achieved_rps", "loadgen_cpu_util",
-    "cpu_seconds", "cpu_ms_per_1k", "rss_peak_bytes", "alloc_bytes_per_1k",
+    "cpu_seconds", "cpu_ms_per_1k", "rss_peak_bytes", "alloc_bytes_per_1k", "heap_inuse_peak_bytes",
+    "window_s", "bracket_coverage",
     "etcd_cpu_seconds", "etcd_rss_peak_bytes",
     "audit_events_total", "audit_errors", "drops", "requests_rejected",
     "log_bytes", "log_events", "log_files", "bytes_per_request", "events_per_request",
     "webhook_batches", "webhook_events", "webhook_bytes", "webhook_batches_per_s",
     "webhook_events_per_batch", "webhook_lag_p50_ms", "webhook_lag_p99_ms", "webhook_http_errors",
-    "webhook_delivery_eps",
-    "canary_leaks",
+    "webhook_delivery_eps", "webhook_events_per_batch_p90", "webhook_flushed_events",
+    "canary_leaks", "unreconciled_backends",
 )
 
 

@@ -1,7 +1,8 @@
 """Expand a scenario into variants with stable readable ids, and order the repeats.
 
-Id shape: ``<policy>.<log>.<webhook>.<profile>``, e.g. ``seed-production.log.wh-batch-5s.mixed``;
-parts that do not apply are left out, and the no-audit baseline is ``baseline.<profile>``.
+Id shape: ``<policy>.<log>.<webhook>.<profile>[.<rate>]``, e.g.
+``seed-production.log.wh-batch-5s.mixed.r200``; parts that do not apply are left out, and
+the no-audit baseline is ``baseline.<profile>[.<rate>]``.
 """
 
 from __future__ import annotations
@@ -60,10 +61,12 @@ class WebhookSettings:
 class LoadSettings:
     mode: str
     users: int | None
-    target_rps: float | None
+    target_rps: float | None  # None for a capacity fraction until the run measured the capacity
     duration_s: float | None
     requests: int | None
     warmup_s: float
+    schedule: str = "constant"
+    rate_fraction: float | None = None  # of the baseline's capacity (traffic.capacity_fractions)
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,8 @@ class Variant:
                 "duration_s": self.load.duration_s,
                 "requests": self.load.requests,
                 "warmup_s": self.load.warmup_s,
+                "schedule": self.load.schedule if self.load.mode == "open" else None,
+                "rate_fraction": self.load.rate_fraction,
             },
             "is_baseline": self.is_baseline,
         }
@@ -164,9 +169,21 @@ def _webhook_part(wh: WebhookSettings | None) -> str | None:
     return part
 
 
-def _load(s: Scenario) -> LoadSettings:
+def _loads(s: Scenario) -> list[tuple[str | None, LoadSettings]]:
+    """(id part, load) per offered rate: ``r200`` for 200 req/s, ``c50`` for half the
+    baseline's capacity; no part for closed loop or a single ``target_rps``."""
     t = s.traffic
-    return LoadSettings(t.mode, t.users, t.target_rps, t.duration, t.requests, t.warmup)
+    out = []
+    for rate, fraction in t.offered():
+        load = LoadSettings(t.mode, t.users, rate, t.duration, t.requests, t.warmup, t.schedule, fraction)
+        if fraction is not None:
+            part: str | None = f"c{fraction * 100:g}"
+        elif t.rates is not None:
+            part = f"r{rate:g}"
+        else:
+            part = None
+        out.append((part, load))
+    return out
 
 
 def expand(scenario: Scenario, policies: Path | None = None) -> list[Variant]:
@@ -175,14 +192,15 @@ def expand(scenario: Scenario, policies: Path | None = None) -> list[Variant]:
     Combinations with neither backend enabled are left out: a policy with no backend
     audits nothing, which is the baseline's job.
     """
-    load, timeout = _load(scenario), scenario.variant_timeout_s()
+    loads, timeout = _loads(scenario), scenario.variant_timeout_s()
     logs, hooks = _log_options(scenario.audit.log), _webhook_options(scenario.audit.webhook)
     variants: list[Variant] = []
-    for entry, log, wh, profile in itertools.product(scenario.policies, logs, hooks, scenario.traffic.profiles):
+    for entry, log, wh, profile, (rpart, load) in itertools.product(
+            scenario.policies, logs, hooks, scenario.traffic.profiles, loads):
         if log is None and wh is None:
             continue
         name = policy_name(entry)
-        vid = ".".join(p for p in (name, _log_part(log), _webhook_part(wh), profile) if p)
+        vid = ".".join(p for p in (name, _log_part(log), _webhook_part(wh), profile, rpart) if p)
         variants.append(
             Variant(vid, name, resolve_policy(entry, policies), profile, log, wh, load, False,
                     scenario.backend, timeout)
@@ -190,11 +208,9 @@ def expand(scenario: Scenario, policies: Path | None = None) -> list[Variant]:
     if not variants:
         raise InputError(None, "audit", "the matrix is empty: enable the log or the webhook backend")
     if scenario.baseline:
-        for profile in scenario.traffic.profiles:
-            variants.append(
-                Variant(f"{BASELINE}.{profile}", BASELINE, None, profile, None, None, load, True,
-                        scenario.backend, timeout)
-            )
+        for profile, (rpart, load) in itertools.product(scenario.traffic.profiles, loads):
+            vid = ".".join(p for p in (BASELINE, profile, rpart) if p)
+            variants.append(Variant(vid, BASELINE, None, profile, None, None, load, True, scenario.backend, timeout))
     _check_unique(variants)
     return variants
 

@@ -125,11 +125,23 @@ class AuditMatrix(_Strict):
     webhook: WebhookMatrix = WebhookMatrix()
 
 
+PositiveRates = Annotated[list[Annotated[float, Field(gt=0, le=1_000_000)]], BeforeValidator(_as_list), Field(min_length=1)]
+Fractions = Annotated[list[Annotated[float, Field(gt=0, le=2)]], BeforeValidator(_as_list), Field(min_length=1)]
+
+
 class Traffic(_Strict):
+    """Closed loop (``users``, no think time: a saturation test) or open loop at fixed offered
+    rates, the method for overhead: ``rates`` (req/s) or ``capacity_fractions`` of the
+    baseline's capacity measured at the start of the run (bench.capacity). Every variant of
+    a repeat runs at the same offered rates."""
+
     profiles: Annotated[list[str], BeforeValidator(_as_list), Field(min_length=1)] = ["mixed"]
     mode: Literal["closed", "open"] = "closed"
     users: Annotated[int, Field(ge=1)] | None = None
     target_rps: Annotated[float, Field(gt=0)] | None = None
+    rates: PositiveRates | None = None
+    capacity_fractions: Fractions | None = None
+    schedule: Literal["constant", "poisson"] = "constant"
     duration: Duration | None = None
     requests: Annotated[int, Field(ge=1)] | None = None
     warmup: Duration = 5.0
@@ -148,11 +160,37 @@ class Traffic(_Strict):
             raise ValueError("set exactly one of duration or requests")
         if self.mode == "closed" and self.users is None:
             raise ValueError("closed-loop traffic needs users")
-        if self.mode == "closed" and self.target_rps is not None:
-            raise ValueError("target_rps applies to open-loop traffic only (mode: open)")
-        if self.mode == "open" and self.target_rps is None:
-            raise ValueError("open-loop traffic needs target_rps")
+        given = [k for k in ("target_rps", "rates", "capacity_fractions") if getattr(self, k) is not None]
+        if self.mode == "closed" and given:
+            raise ValueError(f"{given[0]} applies to open-loop traffic only (mode: open)")
+        if self.mode == "open" and len(given) != 1:
+            raise ValueError("open-loop traffic needs exactly one of target_rps, rates or capacity_fractions")
+        if self.rates is not None:
+            _no_duplicates(self.rates)
+        if self.capacity_fractions is not None:
+            _no_duplicates(self.capacity_fractions)
         return self
+
+    def offered(self) -> list[tuple[float | None, float | None]]:
+        """(rate, capacity fraction) per load point; (None, None) for closed loop."""
+        if self.capacity_fractions is not None:
+            return [(None, f) for f in self.capacity_fractions]
+        if self.rates is not None:
+            return [(r, None) for r in self.rates]
+        return [(self.target_rps, None)]
+
+
+class CapacityProbe(_Strict):
+    """The highest open-loop rate at which the achieved rate keeps within 2% of the target
+    and p99 stays under the SLO (ClusterLoader2: 1 s for mutating and single-object reads)."""
+
+    enabled: bool = False  # probe every variant (capacity_fractions probe the baseline regardless)
+    slo: Duration = 1.0
+    start_rps: Annotated[float, Field(gt=0)] = 50.0
+    max_rps: Annotated[float, Field(gt=0)] = 5000.0
+    step_duration: Duration = 5.0
+    step_warmup: Duration = 2.0
+    precision: Annotated[float, Field(gt=0, lt=1)] = 0.05  # stop when the bracket is this narrow
 
 
 class Scenario(_Strict):
@@ -166,6 +204,7 @@ class Scenario(_Strict):
     repeats: Annotated[int, Field(ge=1, le=100)] = 1
     seed: int = 0
     timeout: Duration | None = None
+    capacity: CapacityProbe = CapacityProbe()
     gates: list[Annotated[str, AfterValidator(_gate)]] = []
 
     @field_validator("name")

@@ -12,7 +12,9 @@ import json
 import math
 import os
 import sys
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import version as _dist_version
 from pathlib import Path
@@ -79,6 +81,8 @@ class TrafficResult:
     locust_version: str = ""
     setup_s: float = 0.0
     teardown: dict[str, Any] = field(default_factory=dict)
+    edges: dict[str, float] = field(default_factory=dict)  # unix time each window edge fired
+    edge_error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         doc = asdict(self)
@@ -124,7 +128,10 @@ def run_traffic(cluster: ClusterInfo, profile: str, mode: Mode, users: int | Non
                 duration_s: float, warmup_s: float, seed: int, samples_path: Path, canary_path: Path,
                 workers: int = 0, cpus: set[int] | None = None, max_requests: int | None = None,
                 profiles_file: Path = DEFAULT_FILE, teardown: bool = True,
-                work_dir: Path | None = None) -> TrafficResult:
+                work_dir: Path | None = None, on_edge: EdgeCallback | None = None,
+                schedule: str = "constant") -> TrafficResult:
+    """Set up, run Locust, merge samples, tear down. ``on_edge("start"|"end")`` is called at
+    the edges of the recorded window (see :class:`EdgeTimer`), before the teardown."""
     n_users = _validate(mode, users, target_rps, duration_s, warmup_s, workers, max_requests)
     load_profile(profile, profiles_file)  # fail on a bad profile before touching the cluster
     if workers and n_users < workers:
@@ -132,7 +139,7 @@ def run_traffic(cluster: ClusterInfo, profile: str, mode: Mode, users: int | Non
     samples_path = Path(samples_path)
     work = Path(work_dir) if work_dir else samples_path.parent / f"{samples_path.name.split('.')[0]}-locust"
     work.mkdir(parents=True, exist_ok=True)
-    for stale in list(work.glob("samples-*.csv")) + list(work.glob("proc-*.json")):
+    for stale in [*work.glob("samples-*.csv"), *work.glob("proc-*.json"), *work.glob("window-*.json")]:
         stale.unlink()
     layout = Layout(new_prefix())
     admin = _admin_client(cluster)
@@ -151,15 +158,20 @@ def run_traffic(cluster: ClusterInfo, profile: str, mode: Mode, users: int | Non
             "identities_file": str(cluster.identities_file), "profiles_file": str(profiles_file),
             "profile": profile, "mode": mode, "seed": seed, "warmup_s": warmup_s, "duration_s": duration_s,
             "target_rps": (target_rps / procs) if mode == "open" and target_rps else None,
+            "schedule": schedule,
             "max_requests": math.ceil(max_requests / procs) if max_requests else None,
             "samples_dir": str(work), "canary_path": str(canary_path),
             "prefix": layout.prefix, "seeds": layout.seeds,
         }
         write_json(work / "config.json", config, mode=0o600)
         run = _LocustRun(work, cluster.server, n_users, workers, cpus, warmup_s + duration_s)
-        run.run()
+        timer = EdgeTimer(work, procs, on_edge) if on_edge is not None else None
+        run.run(timer)
         result = _collect(run, work, samples_path, profile, mode, n_users, workers, target_rps, layout)
         result.setup_s = setup_s
+        if timer is not None:
+            result.edges = dict(timer.fired)
+            result.edge_error = f"{type(timer.error).__name__}: {timer.error}" if timer.error else None
     finally:
         canaries.close()
         if teardown:
@@ -213,7 +225,7 @@ class _LocustRun:
             os.sched_setaffinity(child.pid, self.cpus)
         return child
 
-    def run(self) -> None:
+    def run(self, timer: EdgeTimer | None = None) -> None:
         # Hard bound for Locust itself; our locustfile ends the window precisely before it.
         run_time = f"{math.ceil(self.run_s) + 2}s"
         common = ["--headless", "-u", str(self.users), "-r", str(self.users), "-t", run_time,
@@ -231,8 +243,14 @@ class _LocustRun:
                     w = self._spawn(f"locust-worker-{i}", self._base() + [
                         "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)], i)
                     self.load_pids.append(w.pid)
+            if timer is not None:
+                timer.start()
             self._wait(time.monotonic() + self.run_s + 60.0)
+            if timer is not None:
+                timer.finish()  # request-count runs end before the planned edge
         finally:
+            if timer is not None:
+                timer.cancel()
             for child in self.children:
                 child.stop(grace=5.0)
 
@@ -276,6 +294,72 @@ class _LocustRun:
             except OSError:
                 pass
         return "\n".join(parts)[-2000:]
+
+
+EdgeCallback = Callable[[str], None]
+END_MARGIN_S = 0.15  # the end edge's snapshots must finish before Locust stops recording
+
+
+class EdgeTimer:
+    """Calls ``on_edge("start")`` when every Locust process records and ``on_edge("end")``
+    just before the first one stops, so /metrics, /proc and the receiver are read at the
+    edges of the window the client samples cover (one window for every figure).
+
+    Each process writes ``window-N.json`` (record_from, record_to) when its test starts;
+    the edges are the latest start and the earliest planned end. A run bounded by a request
+    count ends early: :meth:`finish` then fires the end edge at once.
+    """
+
+    def __init__(self, work: Path, procs: int, on_edge: EdgeCallback, poll_s: float = 0.02) -> None:
+        self.work, self.procs, self.on_edge, self.poll_s = work, procs, on_edge, poll_s
+        self.fired: dict[str, float] = {}
+        self.planned: tuple[float, float] | None = None
+        self.error: BaseException | None = None
+        self._cancel = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="window-edges")
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _plan(self) -> tuple[float, float] | None:
+        docs = [json.loads(p.read_text()) for p in self.work.glob("window-*.json")]
+        if len(docs) < self.procs:
+            return None
+        return max(d["record_from"] for d in docs), min(d["record_to"] for d in docs) - END_MARGIN_S
+
+    def _run(self) -> None:
+        try:
+            while self.planned is None:
+                if self._cancel.wait(self.poll_s):
+                    return
+                self.planned = self._plan()
+            start, end = self.planned
+            for edge, at in (("start", start), ("end", end)):
+                if self._cancel.wait(max(0.0, at - time.time())):
+                    return
+                self._fire(edge)
+        except Exception as exc:  # reported by the measurement that misses its edge
+            self.error = exc
+
+    def _fire(self, edge: str) -> None:
+        with self._lock:
+            if edge in self.fired or (edge == "end" and "start" not in self.fired):
+                return
+            self.fired[edge] = time.time()
+        self.on_edge(edge)
+
+    def finish(self) -> None:
+        """Locust has ended: fire the end edge now if it has not fired."""
+        self._cancel.set()
+        self._thread.join()
+        if "start" in self.fired:
+            self._fire("end")
+
+    def cancel(self) -> None:
+        self._cancel.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join()
 
 
 def _cpu(p: psutil.Process) -> float:

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import gevent
+import gevent.local
 import gevent.ssl
 from gevent.pool import Group
 from locust import FastHttpUser, constant, events, task
@@ -28,6 +29,7 @@ from locust.contrib.fasthttp import FastHttpSession
 from locust.exception import StopUser
 from locust.runners import LocalRunner, MasterRunner
 
+from bench.agents import TRAFFIC_AGENT
 from bench.atomic import write_json
 from bench.controlplane.identities import read_identities_json
 from bench.traffic.actions import Actor, Req, is_ok
@@ -36,12 +38,12 @@ from bench.traffic.catalog import ANONYMOUS
 from bench.traffic.layout import Layout
 from bench.traffic.profiles import load_profile
 from bench.traffic.recorder import SampleWriter
+from bench.traffic.schedule import Schedule
 
 CONFIG: dict[str, Any] = json.loads(Path(os.environ["AB_TRAFFIC_CONFIG"]).read_text())
 PROC = int(os.environ.get("AB_PROC_INDEX", "0"))
 PROFILE = load_profile(CONFIG["profile"], CONFIG["profiles_file"])
 LAYOUT = Layout(CONFIG["prefix"], CONFIG["seeds"])
-USER_AGENT = "auditbench-traffic/1 (locust)"
 
 if urlparse(CONFIG["server"]).hostname not in ("127.0.0.1", "::1", "localhost"):
     raise SystemExit(f"refusing non-loopback server {CONFIG['server']}")
@@ -68,27 +70,31 @@ def ssl_context(*_args: Any, **_kwargs: Any) -> gevent.ssl.SSLContext:
 
 
 class Pacer:
-    """Open loop: one shared schedule of request start times at ``rate`` per second.
+    """Open loop: this process's share of the schedule (bench.traffic.schedule).
 
-    A slot already in the past is taken at once (no slot is skipped), so a server that
-    falls behind is not rewarded with a lower offered rate; lateness is counted.
+    The slot a request was scheduled for is kept in a greenlet-local while it is sent, so
+    the request listener (which runs in the sending greenlet) records its lag: send time
+    minus scheduled time. Latency from the schedule is lag + duration.
     """
 
-    def __init__(self, rate: float, start: float) -> None:
-        self.interval = 1.0 / rate
-        self.next = start
+    def __init__(self, rate: float, start: float, kind: str, seed: str) -> None:
+        self.schedule = Schedule(rate, start, kind, seed)
         self.late = 0
         self.max_lateness = 0.0
 
-    def wait(self) -> None:
-        slot = self.next
-        self.next += self.interval
+    def wait(self) -> float:
+        slot = self.schedule.next_slot()
         delay = slot - time.time()
         if delay > 0:
             gevent.sleep(delay)
         elif -delay > 0.01:
             self.late += 1
             self.max_lateness = max(self.max_lateness, -delay)
+        CURRENT.slot = slot
+        return slot
+
+
+CURRENT = gevent.local.local()  # .slot: the scheduled start of the request being sent
 
 
 class ProcessState:
@@ -121,7 +127,12 @@ class ProcessState:
         self.writer = SampleWriter(samples_dir / f"samples-{PROC}.csv")
         self.canaries = CanaryFile(CONFIG["canary_path"])
         if CONFIG.get("target_rps"):
-            self.pacer = Pacer(float(CONFIG["target_rps"]), now)
+            self.pacer = Pacer(float(CONFIG["target_rps"]), now, CONFIG.get("schedule", "constant"),
+                               f"{CONFIG['seed']}/{PROC}")
+        # Tells the harness when this process records, so it can take every other
+        # measurement's snapshot at the same window edges (bench.traffic.launcher.EdgeTimer).
+        write_json(samples_dir / f"window-{PROC}.json",
+                   {"proc": PROC, "record_from": self.record_from, "record_to": self.record_to})
 
     def should_stop(self) -> bool:
         max_requests = CONFIG.get("max_requests")
@@ -151,7 +162,9 @@ class ProcessState:
         ok = exception is None
         if not ok:
             self.failures += 1
-        self.writer.add(t, name, request_type, float(response_time), int(status), int(response_length or 0), ok)
+        slot = getattr(CURRENT, "slot", None)
+        lag_ms = max(0.0, (t - slot) * 1000.0) if slot is not None else 0.0
+        self.writer.add(t, name, request_type, float(response_time), int(status), int(response_length or 0), ok, lag_ms)
 
     def finish(self, environment: Any) -> None:
         if self.finished or self.writer is None:
@@ -231,7 +244,7 @@ class KubeUser(FastHttpUser):
     connection_timeout = 10.0
     concurrency = 2
     max_retries = 0
-    default_headers = {"User-Agent": USER_AGENT}
+    default_headers = {"User-Agent": TRAFFIC_AGENT}
     wait_time = constant(0)
 
     def on_start(self) -> None:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-COLUMNS = ("t", "cls", "method", "ms", "status", "bytes", "ok")
+# lag_ms: open loop, how late the request was sent after its scheduled start (0 closed loop)
+COLUMNS = ("t", "cls", "method", "ms", "status", "bytes", "ok", "lag_ms")
 
 
 class SampleWriter:
@@ -18,13 +19,14 @@ class SampleWriter:
         self._fh = open(self.path, "w", newline="", buffering=1 << 20)
         self._csv = csv.writer(self._fh)
         self._csv.writerow(COLUMNS)
-        self._rows: list[tuple[str, str, str, str, int, int, int]] = []
+        self._rows: list[tuple[str, str, str, str, int, int, int, str]] = []
         self._block = block
         self.count = 0
 
-    def add(self, t: float, cls: str, method: str, ms: float, status: int, nbytes: int, ok: bool) -> None:
+    def add(self, t: float, cls: str, method: str, ms: float, status: int, nbytes: int, ok: bool,
+            lag_ms: float = 0.0) -> None:
         # 0.1 us resolution for durations, 1 us for start times: far below loopback jitter.
-        self._rows.append((f"{t:.6f}", cls, method, f"{ms:.4f}", status, nbytes, 1 if ok else 0))
+        self._rows.append((f"{t:.6f}", cls, method, f"{ms:.4f}", status, nbytes, 1 if ok else 0, f"{lag_ms:.3f}"))
         self.count += 1
         if len(self._rows) >= self._block:
             self.flush()

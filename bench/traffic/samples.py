@@ -1,7 +1,8 @@
 """Full-resolution latency samples: read, merge, summarize (pure; no locust import).
 
 Sample files are CSV with columns t (start, unix s), cls (request class), method, ms
-(duration, float), status (0 = no response), bytes, ok (1/0). The final per-variant file
+(duration, float), status (0 = no response), bytes, ok (1/0), lag_ms (open loop: send time
+minus scheduled start; 0 for closed loop). The final per-variant file
 is the same table gzip-compressed, sorted by t.
 """
 
@@ -22,7 +23,7 @@ from bench.traffic.recorder import COLUMNS
 
 PERCENTILES = (50.0, 90.0, 99.0, 99.9)
 _DTYPES = {"t": "float64", "cls": "string", "method": "string", "ms": "float64",
-           "status": "int64", "bytes": "int64", "ok": "int8"}
+           "status": "int64", "bytes": "int64", "ok": "int8", "lag_ms": "float64"}
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,8 @@ def read_samples(paths: Iterable[str | Path]) -> pd.DataFrame:
     if not frames:
         return empty_frame()
     df = pd.concat(frames, ignore_index=True)
+    if "lag_ms" not in df.columns:  # sample files written before the open-loop lag column
+        df["lag_ms"] = 0.0
     missing = set(COLUMNS) - set(df.columns)
     if missing:
         raise ValueError(f"sample file lacks columns {sorted(missing)}")

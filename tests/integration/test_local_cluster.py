@@ -17,13 +17,13 @@ import pytest
 from bench.controlplane.build import _K8S_VERSION, binary_version
 from bench.controlplane.local import LocalCluster
 from bench.controlplane.procs import reap_orphans
-from bench.measure.auditlog import iter_events, log_files, wait_for_events
+from bench.logs.reader import log_events, log_files, wait_for_events
 
 pytestmark = pytest.mark.integration
 
 
 def _events(cluster: LocalCluster):
-    return list(iter_events(log_files(cluster.audit_log_path)))
+    return list(log_events(cluster.audit_log_path))
 
 
 def test_binaries_report_the_real_version(binaries, seed_cluster):

@@ -19,7 +19,7 @@ import yaml
 from bench.controlplane.audit import AuditSettings
 from bench.controlplane.http import Client
 from bench.controlplane.local import LocalCluster
-from bench.measure.auditlog import iter_events, log_files
+from bench.logs.reader import log_events
 from bench.policy.checker import expected_stages
 from bench.policy.corpus import corpus, random_policy
 from bench.policy.loader import load_policy
@@ -71,7 +71,7 @@ def _compare(binaries, tmp_path: Path, policy_file: Path, requests: list[Request
         log = cluster.audit_log_path
     # the cluster is stopped: SIGTERM flushed every event
     real: dict[str, list[dict]] = defaultdict(list)
-    for ev in iter_events(log_files(log)):
+    for ev in log_events(log):
         if ev["auditID"] in sent:
             real[ev["auditID"]].append(ev)
     mismatches = []

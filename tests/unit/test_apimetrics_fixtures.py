@@ -35,16 +35,25 @@ def test_latency_split_on_real_histograms():
     before, after = _pair("seed")
     lat = apimetrics.latency_server(before, after)
     assert lat["mutating"]["count"] == 85  # 20 POST + 4 POST (controller manager) + 20 PATCH + 20 PUT + 21 DELETE
-    assert lat["readonly"]["count"] == lat["by_class"]["LIST namespaces"]["count"] + sum(
+    # ClusterLoader2's classes: (resource, subresource, verb, scope)
+    assert lat["readonly"]["count"] == lat["by_class"]["LIST namespaces cluster"]["count"] + sum(
         v["count"] for k, v in lat["by_class"].items() if k.startswith("GET "))
+    assert "GET namespaces resource" in lat["by_class"]
     assert lat["all"]["count"] == lat["mutating"]["count"] + lat["readonly"]["count"]
     assert not any(k.startswith("WATCH") for k in lat["by_class"])  # excluded as CL2 does
     for key in ("all", "mutating", "readonly", "sli_all", "sli_mutating", "sli_readonly"):
         s = lat[key]
-        assert 0 < s["p50_ms"] <= s["p90_ms"] <= s["p99_ms"], key
-    # The SLI histogram's first bucket is 50 ms: its percentiles below that are interpolated
-    # from zero and cannot be compared with the 5 ms-resolution duration histogram.
-    assert lat["sli_all"]["p50_ms"] <= 50.0
+        values = [s[f"{q}_ms"] for q in ("p50", "p90", "p99")]
+        for q, v in zip(("p50", "p90", "p99"), values):
+            lo, hi = s["bounds_ms"][q]
+            # A value is given only outside the first bucket, and always inside its bucket.
+            assert (v is None) == (lo == 0.0), (key, q)
+            assert v is None or lo <= v <= hi, (key, q)
+        known = [v for v in values if v is not None]
+        assert known == sorted(known), key
+    # The SLI histogram's first bucket is 50 ms: a median below it is not interpolated
+    # from zero; it is reported as "below 50 ms".
+    assert lat["sli_all"]["p50_ms"] is None and lat["sli_all"]["bounds_ms"]["p50"] == [0.0, 50.0]
 
 
 def test_audit_counters_without_errors():

@@ -75,9 +75,13 @@ def test_latency_split_and_cl2_filters():
     # that lasted long (excluded as CL2 excludes them).
     after = snap([15, 15, 15, 15], [0, 0, 10, 10], [0, 0, 0, 3], [0, 0, 0, 2])
     lat = latency_server(before, after)
-    assert lat["readonly"] == {"count": 10, "p50_ms": 2.5, "p90_ms": 4.5, "p99_ms": 4.95}
-    assert lat["mutating"] == {"count": 10, "p50_ms": 37.5, "p90_ms": 47.5, "p99_ms": 49.75}
+    # Inside the first bucket no value is interpolated from 0: only its bounds are given.
+    assert lat["readonly"] == {"count": 10, "p50_ms": None, "p90_ms": None, "p99_ms": None,
+                               "bounds_ms": {"p50": [0.0, 5.0], "p90": [0.0, 5.0], "p99": [0.0, 5.0]}}
+    assert lat["mutating"] == {"count": 10, "p50_ms": 37.5, "p90_ms": 47.5, "p99_ms": 49.75,
+                               "bounds_ms": {"p50": [25.0, 50.0], "p90": [25.0, 50.0], "p99": [25.0, 50.0]}}
     assert lat["all"]["count"] == 20
-    assert lat["all"]["p50_ms"] == pytest.approx(5.0)  # rank 10: the top of the first bucket
+    assert lat["all"]["p50_ms"] is None  # rank 10: the top of the first bucket
+    assert lat["all"]["p90_ms"] == pytest.approx(45.0)
     assert lat["sli_all"] is None  # no SLI series in this snapshot
-    assert set(lat["by_class"]) == {"GET pods", "POST pods"}
+    assert set(lat["by_class"]) == {"GET pods namespace", "POST pods namespace"}

@@ -18,7 +18,7 @@ from bench.results.schema import SCHEMA_VERSION, VariantResult, parse_manifest, 
 
 def doc(**extra):
     d = {
-        "schema_version": 1, "kind": "auditbench.variant", "run_id": "r1", "variant_id": "p.log.mixed",
+        "schema_version": 2, "kind": "auditbench.variant", "run_id": "r1", "variant_id": "p.log.mixed",
         "repeat": 1, "status": "ok",
         "variant": {"policy": "p", "profile": "mixed", "load": {"mode": "closed", "users": 5, "duration_s": 10.0},
                     "audit": {"log": {"enabled": True, "mode": "blocking", "maxsize": 100}, "webhook": {"enabled": False}}},
@@ -38,6 +38,12 @@ def test_new_run_ids_sort_by_time_and_differ():
     b = store.new_run_id(datetime(2025, 1, 2, tzinfo=UTC))
     assert a < b and a.startswith("20250101T000000Z-")
     assert store.new_run_id() != store.new_run_id()
+
+
+def test_version_1_loads_flagged():
+    r = parse_variant(doc(schema_version=1), "old.json")
+    assert r.schema_version == 2 and r.flags and "one-window" in r.flags[0]
+    assert r.traffic is not None and r.traffic.requests == 1000
 
 
 def test_future_schema_version_is_refused():

@@ -81,7 +81,7 @@ def test_several_errors_reported_at_once():
         ({"users": 5}, "exactly one of duration or requests"),
         ({"users": 5, "duration": "5s", "requests": 100}, "exactly one"),
         ({"duration": "5s"}, "needs users"),
-        ({"mode": "open", "duration": "5s"}, "needs target_rps"),
+        ({"mode": "open", "duration": "5s"}, "needs exactly one of target_rps"),
         ({"users": 5, "target_rps": 10, "duration": "5s"}, "open-loop traffic only"),
     ],
 )

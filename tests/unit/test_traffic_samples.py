@@ -13,6 +13,8 @@ from bench.traffic.samples import (errors_by_code, latency_summary, merge_sample
 
 
 def _frame(rows: list[tuple]) -> pd.DataFrame:
+    """Rows without the open-loop lag column get lag 0 (closed loop)."""
+    rows = [r if len(r) == len(COLUMNS) else (*r, 0.0) for r in rows]
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 

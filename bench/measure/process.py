@@ -1,0 +1,109 @@
+"""Measurement "process": apiserver and etcd CPU and memory from /proc, over the window.
+
+CPU seconds are the difference of two readings taken at the window's edges (utime+stime
+of the process tree; 10 ms clock ticks, so the error is a few hundredths of a second, not
+the ±1 s of interpolating a 1 s sampler). Memory is sampled every second in between (RSS
+peak and mean over the samples inside the window; VmHWM is the kernel's high-water mark
+over the process's whole life). Each process's effective CPU list (every thread's
+Cpus_allowed_list) is recorded, so pinning can be checked, not assumed.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.measure.base import BaseMeasurement, Context, Edge, register
+from bench.measure.procstat import ProcSampler, read_tree
+
+_PROC = Path("/proc")
+
+
+def parse_cpu_list(text: str) -> set[int]:
+    """"0-2,5" -> {0, 1, 2, 5} (the kernel's list format)."""
+    cpus: set[int] = set()
+    for part in text.strip().split(","):
+        if not part:
+            continue
+        lo, _, hi = part.partition("-")
+        cpus.update(range(int(lo), int(hi or lo) + 1))
+    return cpus
+
+
+def thread_cpus(pid: int, proc: Path = _PROC) -> list[int] | None:
+    """Union of the CPUs every thread of ``pid`` may run on; None if it is gone."""
+    cpus: set[int] = set()
+    try:
+        tasks = list((proc / str(pid) / "task").iterdir())
+    except OSError:
+        return None
+    for task in tasks:
+        try:
+            status = (task / "status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("Cpus_allowed_list:"):
+                cpus |= parse_cpu_list(line.split(":", 1)[1])
+    return sorted(cpus)
+
+
+def window_figures(edges: dict[str, tuple[float, float, int]], samples: list[tuple[float, float, int]],
+                   start: float, end: float) -> dict[str, Any]:
+    """CPU between the edge readings; RSS over the (unix t, cpu, rss) samples inside [start, end]."""
+    cpu = None
+    if "start" in edges and "end" in edges:
+        cpu = round(edges["end"][1] - edges["start"][1], 3)
+    inside = [s[2] for s in samples if start <= s[0] <= end]
+    inside += [e[2] for e in edges.values()]
+    return {
+        "cpu_seconds": cpu,
+        "rss_peak_bytes": max(inside) if inside else None,
+        "rss_mean_bytes": round(sum(inside) / len(inside)) if inside else None,
+        "samples_in_window": len(inside),
+    }
+
+
+@register
+class ProcessMeasurement(BaseMeasurement):
+    name = "process"
+    components = ("apiserver", "etcd")
+
+    def __init__(self) -> None:
+        self.pids: dict[str, int] = {}
+        self.sampler: ProcSampler | None = None
+        self.t0 = 0.0  # unix time of the sampler's t = 0
+        self.edges: dict[str, dict[str, tuple[float, float, int]]] = {}
+        self.cpus: dict[str, list[int] | None] = {}
+
+    def start(self, ctx: Context) -> None:
+        self.pids = {"apiserver": ctx.cluster.apiserver.pid, "etcd": ctx.cluster.etcd.pid}
+        self.cpus = {name: thread_cpus(pid) for name, pid in self.pids.items()}
+        self.sampler = ProcSampler(self.pids).start()
+        self.t0 = self.sampler.started_unix
+
+    def edge(self, ctx: Context, edge: Edge) -> None:
+        for name, pid in self.pids.items():
+            sample = read_tree(pid)
+            if sample is not None:
+                self.edges.setdefault(name, {})[edge] = (time.time(), sample.cpu_seconds, sample.rss_bytes)
+        if edge == "start":  # threads started since start() count too
+            self.cpus = {name: thread_cpus(pid) or self.cpus.get(name) for name, pid in self.pids.items()}
+
+    def stop(self, ctx: Context) -> None:
+        if self.sampler is not None:
+            self.sampler.stop()
+
+    def collect(self, ctx: Context) -> dict[str, Any]:
+        assert self.sampler is not None and ctx.window is not None
+        series = self.sampler.result()
+        out: dict[str, Any] = {}
+        for name in self.pids:
+            samples = [(self.t0 + t, cpu, rss) for t, cpu, rss in series[name]["samples"]]
+            figures = window_figures(self.edges.get(name, {}), samples, ctx.window.start, ctx.window.end)
+            figures["rss_hwm_bytes"] = series[name]["rss_hwm_bytes"]
+            figures["cpus"] = self.cpus.get(name)
+            figures["exited_during_run"] = bool(series[name]["exited"])
+            out[name] = figures
+        return out

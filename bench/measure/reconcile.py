@@ -1,0 +1,80 @@
+"""Counters reconcile: every audit event the apiserver generated in the window is accounted for.
+
+Over the /metrics bracket around the window, per backend:
+
+    generated (apiserver_audit_event_total delta)
+      = written to the log                              (log backend: lines by stageTimestamp)
+      = delivered in the window + delivered after it + flushed at shutdown   (webhook, by arrival)
+        + dropped (apiserver_audit_error_total{plugin="buffered"}: the buffer was full)
+        + failed  (apiserver_audit_error_total{plugin="webhook"|"log"}: delivery or write errors)
+        + unaccounted
+
+The apiserver stamps an event (stageTimestamp) and counts it in the same call, so events
+are matched to the counters by stageTimestamp, not by the request's start. A backend whose
+unaccounted events exceed TOLERANCE of the generated ones does not reconcile, and the
+variant is flagged with the numbers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+TOLERANCE = 0.01
+# The scrapes at the edges are themselves audited: a few events may straddle each edge.
+SLACK_EVENTS = 2
+
+
+def _verdict(generated: int, unaccounted: int) -> bool:
+    return abs(unaccounted) <= max(TOLERANCE * generated, SLACK_EVENTS)
+
+
+def log_backend(generated: int, written: int, errors: dict[str, int], log_buffered: bool) -> dict[str, Any]:
+    dropped = errors.get("buffered", 0) if log_buffered else 0
+    failed = errors.get("log", 0)
+    unaccounted = generated - written - dropped - failed
+    return {"generated": generated, "written": written, "dropped": dropped, "failed": failed,
+            "unaccounted": unaccounted, "reconciles": _verdict(generated, unaccounted)}
+
+
+def webhook_backend(generated: int, arrived: dict[str, int], errors: dict[str, int],
+                    errors_after: dict[str, int], drops_are_webhook: bool) -> dict[str, Any]:
+    """``arrived``: events staged in the bracket, by arrival period (bench.measure.webhook)."""
+    dropped = errors.get("buffered", 0) if drops_are_webhook else 0
+    failed = errors.get("webhook", 0) + errors_after.get("webhook", 0)
+    delivered = {k: arrived.get(k, 0) for k in ("in_window", "after_window", "flushed_at_shutdown")}
+    unaccounted = generated - sum(delivered.values()) - arrived.get("before", 0) - dropped - failed
+    return {"generated": generated, **{f"delivered_{k}" if k != "flushed_at_shutdown" else k: v for k, v in delivered.items()},
+            "dropped": dropped, "failed": failed, "unaccounted": unaccounted,
+            "reconciles": _verdict(generated, unaccounted)}
+
+
+def reconcile(audit: dict[str, Any] | None, audit_after: dict[str, Any] | None, log: dict[str, Any] | None,
+              webhook: dict[str, Any] | None, log_mode: str | None, webhook_mode: str | None) -> dict[str, Any]:
+    """Per-backend accounting from the measurements' sections; {} when nothing was audited."""
+    if not audit or (not log and not webhook):
+        return {}
+    generated = int(audit.get("event_total") or 0)
+    errors = audit.get("error_total") or {}
+    errors_after = (audit_after or {}).get("error_total") or {}
+    log_buffered = log_mode == "batch"
+    out: dict[str, Any] = {}
+    if log:
+        out["log"] = log_backend(generated, int(log.get("staged_in_bracket") or 0), errors, log_buffered)
+    if webhook:
+        # Both backends buffered: the "buffered" drops cannot be told apart; charged to neither.
+        drops_are_webhook = webhook_mode == "batch" and not log_buffered
+        out["webhook"] = webhook_backend(generated, webhook.get("staged_in_bracket") or {}, errors,
+                                         errors_after, drops_are_webhook)
+        if webhook_mode == "batch" and log_buffered:
+            out["webhook"]["note"] = "both backends are buffered: drops cannot be attributed"
+    return out
+
+
+def problems(rec: dict[str, Any]) -> list[str]:
+    """One line per backend that does not reconcile, with its numbers."""
+    out = []
+    for backend, r in rec.items():
+        if not r.get("reconciles", True):
+            parts = ", ".join(f"{k} {v}" for k, v in r.items() if isinstance(v, int) and not isinstance(v, bool))
+            out.append(f"audit {backend} backend does not reconcile within {TOLERANCE:.0%}: {parts}")
+    return out

@@ -1,0 +1,155 @@
+"""Measurement "webhook": what the audit webhook delivered, batch by batch, in the window.
+
+Batches are assigned by arrival at the receiver: before the window, in it, after it while
+the apiserver still ran, and after SIGTERM ("flushed at shutdown": the batch backend then
+sends its whole buffer without throttling, which is not delivery the steady state could
+sustain). Events per batch, delivery rate and lag are over the in-window batches only.
+For the reconciliation, the events the apiserver processed inside the /metrics bracket
+(by stageTimestamp) are counted by when they arrived.
+
+Receiver faults that take it down start relative to the window, not to the receiver.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+from bench.logs.heads import Batch, capture_batches
+from bench.measure.base import BaseMeasurement, Context, Edge, Window, register
+from bench.webhook.stats import LagHistogram, batch_range, size_quantile
+
+PERIODS = ("before", "in_window", "after_window", "flushed_at_shutdown")
+
+
+def period_of(arrival: float, window: Window, sigterm_at: float | None) -> str:
+    if sigterm_at is not None and arrival >= sigterm_at:
+        return "flushed_at_shutdown"
+    if arrival < window.start:
+        return "before"
+    return "in_window" if arrival < window.end else "after_window"
+
+
+class Period:
+    def __init__(self) -> None:
+        self.batches = 0
+        self.events = 0
+        self.bytes = 0
+        self.sizes: Counter[int] = Counter()
+        self.lag = LagHistogram()
+        self.by_level: Counter[str] = Counter()
+        self.by_stage: Counter[str] = Counter()
+        self.first: float | None = None
+        self.last: float | None = None
+
+    def add(self, batch: Batch) -> None:
+        self.batches += 1
+        self.events += len(batch.rows)
+        self.bytes += batch.bytes
+        self.sizes[len(batch.rows)] += 1
+        self.first = batch.received_at if self.first is None else min(self.first, batch.received_at)
+        self.last = batch.received_at if self.last is None else max(self.last, batch.received_at)
+        for row in batch.rows:
+            self.by_level[row.level] += 1
+            self.by_stage[row.stage] += 1
+            if not math.isnan(row.staged):
+                self.lag.add((batch.received_at - row.staged) * 1000.0)
+
+    def brief(self) -> dict[str, Any]:
+        span = (self.last - self.first) if self.first is not None and self.last is not None else None
+        return {"batches": self.batches, "events": self.events, "bytes": self.bytes,
+                "span_s": round(span, 3) if span is not None else None}
+
+
+def batch_sizes(sizes: Counter[int]) -> dict[str, Any]:
+    n = sum(sizes.values())
+    histogram: dict[str, int] = {}
+    for size, count in sorted(sizes.items()):
+        histogram[batch_range(size)] = histogram.get(batch_range(size), 0) + count
+    return {
+        "mean": round(sum(k * v for k, v in sizes.items()) / n, 3) if n else None,
+        "p50": size_quantile(sizes, n, 0.50),
+        "p90": size_quantile(sizes, n, 0.90),
+        "p99": size_quantile(sizes, n, 0.99),
+        "max": max(sizes) if sizes else None,
+        "histogram": histogram,
+    }
+
+
+def tally_batches(batches: Iterable[Batch], window: Window, sigterm_at: float | None,
+                  bracket: tuple[float, float] | None) -> dict[str, Any]:
+    """Pure: batches -> {periods: {name: Period}, staged_in_bracket: {period: events}}."""
+    periods = {name: Period() for name in PERIODS}
+    staged: Counter[str] = Counter()
+    for batch in batches:
+        name = period_of(batch.received_at, window, sigterm_at)
+        periods[name].add(batch)
+        if bracket is not None:
+            staged[name] += sum(1 for r in batch.rows if bracket[0] <= r.staged < bracket[1])
+    return {"periods": periods, "staged_in_bracket": dict(staged)}
+
+
+def webhook_figures(tallies: dict[str, Any], window: Window) -> dict[str, Any]:
+    w: Period = tallies["periods"]["in_window"]
+    d = window.duration_s
+    return {
+        "enabled": True,
+        "batches": w.batches,
+        "events": w.events,
+        "bytes": w.bytes,
+        "batches_per_s": round(w.batches / d, 3) if d > 0 else None,
+        "events_per_s": round(w.events / d, 3) if d > 0 else None,
+        "events_per_batch": batch_sizes(w.sizes),
+        "lag_ms": w.lag.summary(),
+        "by_level": dict(w.by_level),
+        "by_stage": dict(w.by_stage),
+        "periods": {name: p.brief() for name, p in tallies["periods"].items()},
+        "flushed_at_shutdown": tallies["periods"]["flushed_at_shutdown"].brief(),
+        "staged_in_bracket": tallies["staged_in_bracket"],
+    }
+
+
+@register
+class Webhook(BaseMeasurement):
+    name = "webhook"
+
+    def __init__(self) -> None:
+        self._fault: threading.Timer | None = None
+        self.down_at: float | None = None
+
+    def edge(self, ctx: Context, edge: Edge) -> None:
+        wh = ctx.variant.webhook
+        if edge != "start" or ctx.receiver is None or wh is None or not wh.receiver_down_for_s:
+            return
+        # The receiver goes down a third into the window, for the configured time.
+        delay = (ctx.variant.load.duration_s or 30.0) / 3
+
+        def down() -> None:
+            import time
+
+            self.down_at = time.time()
+            ctx.receiver.go_down(wh.receiver_down_for_s)
+
+        self._fault = threading.Timer(delay, down)
+        self._fault.daemon = True
+        self._fault.start()
+
+    def stop(self, ctx: Context) -> None:
+        if self._fault is not None:
+            self._fault.cancel()
+
+    def collect(self, ctx: Context) -> dict[str, Any]:
+        if ctx.receiver is None:
+            return {}
+        assert ctx.window is not None
+        final = ctx.receiver.stats()
+        tallies = tally_batches(capture_batches(ctx.receiver.capture_path), ctx.window, ctx.stop.sigterm_at, ctx.bracket)
+        doc = webhook_figures(tallies, ctx.window)
+        doc["http_errors"] = final.get("http_errors")
+        doc["http_errors_by_code"] = final.get("http_errors_by_code", {})
+        doc["rejected"] = final.get("rejected", {})
+        doc["receiver_down_at"] = self.down_at
+        return doc
