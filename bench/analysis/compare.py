@@ -1,5 +1,6 @@
-"""Reference vs candidate: every figure's mean with its interval, the ratio with a
-Fieller interval over repeats, and the raw-sample significance test for latency."""
+"""Reference vs candidate: every figure's mean with its interval, the ratio with an interval
+over repeats (paired by repeat within a run, Welch across runs: bench.analysis.paired), and
+the repeat-level bootstrap of the latency percentiles from raw samples."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from bench.analysis import gates as gates_mod
-from bench.analysis.ratios import Ratio, fieller
+from bench.analysis.paired import Ratio, paired_ratio, welch_ratio
 from bench.analysis.significance import Significance, latency_significance
 from bench.analysis.stats import Estimate, estimate, ok_rows
 
@@ -20,7 +21,7 @@ COMPARE_METRICS = (
     "webhook_events_per_batch", "webhook_lag_p99_ms", "drops", "error_rate", "canary_leaks",
 )
 
-SamplesFor = Callable[[str], np.ndarray]
+SamplesFor = Callable[[str], dict[int, np.ndarray]]  # variant id -> client ms per repeat
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class MetricRow:
     reference: Estimate
     candidate: Estimate
     ratio: Ratio
+    per_repeat: tuple[float, ...] = ()  # the candidate's value in each measured repeat
 
 
 @dataclass(frozen=True)
@@ -47,22 +49,52 @@ class Comparison:
     def ratios(self) -> dict[str, float | None]:
         return {r.metric: r.ratio.value for r in self.rows}
 
+    def gate_inputs(self) -> dict[tuple[str, bool], gates_mod.GateInput]:
+        out: dict[tuple[str, bool], gates_mod.GateInput] = {}
+        for r in self.rows:
+            c = r.candidate
+            out[(r.metric, False)] = gates_mod.GateInput(list(r.per_repeat), c.ci_low, c.ci_high, c.mean, c.n)
+            out[(r.metric, True)] = gates_mod.GateInput([], r.ratio.low, r.ratio.high, r.ratio.value, r.ratio.n)
+        return out
+
     def check(self, gates: Sequence[gates_mod.Gate]) -> list[gates_mod.GateResult]:
         subject = f"{self.reference} -> {self.candidate}"
-        return gates_mod.evaluate_all(list(gates), subject, self.values(), self.ratios())
+        return gates_mod.evaluate_all(list(gates), subject, self.gate_inputs())
+
+
+def _by_repeat(frame: pd.DataFrame, metric: str) -> dict[int, float | None]:
+    if metric not in frame or "repeat" not in frame:
+        return {}
+    return {int(r): (None if pd.isna(v) else float(v)) for r, v in zip(frame["repeat"], frame[metric])}
+
+
+def ratio_of(candidate: pd.DataFrame, reference: pd.DataFrame, metric: str, paired: bool) -> Ratio:
+    """Paired by repeat number (same run, interleaved), else unpaired (Welch)."""
+    cand, ref = _by_repeat(candidate, metric), _by_repeat(reference, metric)
+    if paired:
+        return paired_ratio(cand, ref)
+    cv = [v for v in cand.values() if v is not None]
+    rv = [v for v in ref.values() if v is not None]
+    if not cv or not rv:
+        return Ratio(None, None, None, "not measured")
+    if min(cv + rv) <= 0:
+        return paired_ratio(dict(enumerate(cv)), {k + len(cv): v for k, v in enumerate(rv)})
+    return welch_ratio(cv, rv)
 
 
 def compare_rows(
     reference: pd.DataFrame,
     candidate: pd.DataFrame,
     labels: tuple[str, str],
-    reference_ms: np.ndarray | None = None,
-    candidate_ms: np.ndarray | None = None,
+    reference_ms: dict[int, np.ndarray] | None = None,
+    candidate_ms: dict[int, np.ndarray] | None = None,
     metrics: Sequence[str] = COMPARE_METRICS,
     seed: int = 0,
     n_boot: int = 1000,
+    paired: bool = True,
 ) -> Comparison:
-    """Rows are the repeats (frame rows) of one variant each; samples are raw client ms."""
+    """Rows are the repeats (frame rows) of one variant each; samples are raw client ms per repeat.
+    ``paired``: both sides come from the same run, so repeat k of each shared machine state."""
     ref, cand = ok_rows(reference), ok_rows(candidate)
     from bench.results.store import METRIC_COLUMNS
 
@@ -71,15 +103,32 @@ def compare_rows(
     for m in [*metrics, *(c for c in METRIC_COLUMNS if c not in metrics)]:
         rv = ref[m] if m in ref else pd.Series(dtype=float)
         cv = cand[m] if m in cand else pd.Series(dtype=float)
-        rows.append(MetricRow(m, estimate(rv), estimate(cv), fieller(list(cv), list(rv))))
+        rows.append(MetricRow(m, estimate(rv), estimate(cv), ratio_of(cand, ref, m, paired),
+                              tuple(float(x) for x in cv.dropna())))
     sig = None
     if reference_ms is not None and candidate_ms is not None:
+        if not paired:  # repeats of two runs are not pairs: renumber so none match
+            candidate_ms = {k + 10_000: v for k, v in candidate_ms.items()}
         sig = latency_significance(reference_ms, candidate_ms, seed=seed, n_boot=n_boot)
     return Comparison(labels[0], labels[1], tuple(rows), sig)
 
 
-def baseline_for(frame: pd.DataFrame, profile: str) -> str | None:
+def load_key(row: pd.Series) -> str:
+    """A variant's offered load: "r<rate>" or "c<capacity fraction>" (open loop), or "closed"."""
+    if row.get("mode") == "open":
+        frac = row.get("rate_fraction")
+        if frac is not None and not pd.isna(frac):
+            return f"c{frac:g}"
+        rate = row.get("target_rps")
+        return f"r{rate:g}" if rate is not None and not pd.isna(rate) else "open"
+    return "closed"
+
+
+def baseline_for(frame: pd.DataFrame, profile: str, load: str | None = None) -> str | None:
+    """The no-audit variant of ``profile`` at the same offered load (any load if None)."""
     base = frame[(frame["is_baseline"] == True) & (frame["profile"] == profile)]  # noqa: E712
+    if load is not None and not base.empty:
+        base = base[base.apply(load_key, axis=1) == load]
     return None if base.empty else str(base["variant_id"].iloc[0])
 
 
@@ -90,7 +139,7 @@ def against_baseline(frame: pd.DataFrame, samples_for: SamplesFor | None = None,
     for vid, g in frame.groupby("variant_id", sort=False):
         if bool(g["is_baseline"].iloc[0]):
             continue
-        base = baseline_for(frame, str(g["profile"].iloc[0]))
+        base = baseline_for(frame, str(g["profile"].iloc[0]), load_key(g.iloc[0]))
         if base is None:
             continue
         out.append(compare_variants(frame, base, str(vid), samples_for, seed, n_boot, frame_b=frame))
@@ -101,9 +150,10 @@ def compare_variants(frame_a: pd.DataFrame, ref_id: str, cand_id: str, samples_f
                      seed: int = 0, n_boot: int = 1000, frame_b: pd.DataFrame | None = None,
                      samples_for_b: SamplesFor | None = None, labels: tuple[str, str] | None = None) -> Comparison:
     """Variant ``ref_id`` of frame_a against ``cand_id`` of frame_b (default: the same run)."""
+    paired = frame_b is None or frame_b is frame_a
     frame_b = frame_a if frame_b is None else frame_b
     samples_for_b = samples_for_b or samples_for
     ref_ms = samples_for(ref_id) if samples_for else None
     cand_ms = samples_for_b(cand_id) if samples_for_b else None
     return compare_rows(frame_a[frame_a["variant_id"] == ref_id], frame_b[frame_b["variant_id"] == cand_id],
-                        labels or (ref_id, cand_id), ref_ms, cand_ms, seed=seed, n_boot=n_boot)
+                        labels or (ref_id, cand_id), ref_ms, cand_ms, seed=seed, n_boot=n_boot, paired=paired)

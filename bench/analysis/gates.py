@@ -1,11 +1,17 @@
 """CI gates: "metric op number" expressions evaluated against a comparison.
 
-A metric name ending in ``_ratio`` is candidate / reference of that figure's mean over
-repeats (e.g. ``p99_latency_ratio > 1.10`` trips when the candidate's client p99 is more
-than 10% above the reference's); any other name is the candidate's own mean value
-(e.g. ``drops > 0``, ``p99_latency_ms > 50``). Gates use point estimates: a gate is a
-threshold, not a significance claim; the comparison table says whether a difference is
-significant.
+A metric name ending in ``_ratio`` is candidate / reference of that figure (e.g.
+``p99_latency_ratio > 1.10``: the candidate's client p99 more than 10% above the
+reference's); any other name is the candidate's own figure (``drops > 0``,
+``p99_latency_ms > 50``).
+
+A gate needs evidence, like a verdict (bench.analysis.verdict):
+- a count gate (drops, canary leaks, failures, ...) looks at every repeat and trips when
+  any repeat meets the expression, whatever the number of repeats;
+- a gate on a ratio or any other figure uses the interval over repeats: it trips when the
+  whole interval meets the expression, passes when none of it does, and is "inconclusive"
+  otherwise or with fewer than MIN_REPEATS_GATE repeats. An inconclusive gate fails the
+  build too: a CI gate must not pass for want of evidence.
 """
 
 from __future__ import annotations
@@ -56,13 +62,34 @@ class Gate:
     threshold: float
 
 
+COUNT_COLUMNS = frozenset({"drops", "canary_leaks", "failures", "audit_errors", "requests_rejected",
+                           "webhook_http_errors", "unreconciled_backends"})
+PASS, TRIPPED, INCONCLUSIVE = "pass", "tripped", "inconclusive"
+
+
+@dataclass(frozen=True)
+class GateInput:
+    """What a gate reads of one figure of a comparison."""
+
+    per_repeat: list[float]  # the candidate's value in each measured repeat
+    low: float | None  # interval of the mean (or of the ratio, for a ratio gate)
+    high: float | None
+    point: float | None
+    n: int
+
+
 @dataclass(frozen=True)
 class GateResult:
     gate: Gate
     subject: str  # which comparison (e.g. "baseline.mixed -> seed-production.log.mixed")
     value: float | None
-    tripped: bool
+    outcome: str  # pass | tripped | inconclusive
     note: str = ""
+
+    @property
+    def tripped(self) -> bool:
+        """Fails the build: tripped, or inconclusive (no evidence either way)."""
+        return self.outcome != PASS
 
 
 def known_metrics() -> set[str]:
@@ -84,17 +111,32 @@ def parse_gate(text: str, where: str | None = None) -> Gate:
     return Gate(text=text.strip(), name=name, column=column, ratio=ratio, op=op, threshold=float(number))
 
 
-def evaluate(gate: Gate, subject: str, values: Mapping[str, float | None], ratios: Mapping[str, float | None]) -> GateResult:
-    """Trip when the figure meets the expression. A figure that is missing trips too:
-    a CI gate that silently passes because nothing was measured would hide breakage."""
-    value = (ratios if gate.ratio else values).get(gate.column)
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return GateResult(gate, subject, None, True, "not measured")
-    tripped = _OPS[gate.op](float(value), gate.threshold)
-    return GateResult(gate, subject, float(value), tripped)
+def evaluate(gate: Gate, subject: str, figure: GateInput | None) -> GateResult:
+    """A figure that is missing trips too: a CI gate that silently passes because nothing
+    was measured would hide breakage."""
+    from bench.analysis.verdict import MIN_REPEATS_GATE
+
+    op = _OPS[gate.op]
+    if figure is None or figure.point is None or (isinstance(figure.point, float) and math.isnan(figure.point)):
+        return GateResult(gate, subject, None, TRIPPED, "not measured")
+    if gate.column in COUNT_COLUMNS and not gate.ratio:
+        hits = [v for v in figure.per_repeat if op(v, gate.threshold)]
+        note = f"{len(hits)} of {len(figure.per_repeat)} repeats" if hits else ""
+        return GateResult(gate, subject, max(figure.per_repeat) if figure.per_repeat else figure.point,
+                          TRIPPED if hits else PASS, note)
+    if figure.n < MIN_REPEATS_GATE:
+        return GateResult(gate, subject, figure.point, INCONCLUSIVE,
+                          f"{figure.n} repeat(s); a gate on this figure needs at least {MIN_REPEATS_GATE}")
+    if figure.low is None or figure.high is None:
+        return GateResult(gate, subject, figure.point, INCONCLUSIVE, "no interval")
+    interval = f"interval [{figure.low:.4g}, {figure.high:.4g}]"
+    if op(figure.low, gate.threshold) and op(figure.high, gate.threshold):
+        return GateResult(gate, subject, figure.point, TRIPPED, interval)
+    if not op(figure.low, gate.threshold) and not op(figure.high, gate.threshold):
+        return GateResult(gate, subject, figure.point, PASS, interval)
+    return GateResult(gate, subject, figure.point, INCONCLUSIVE, f"{interval} straddles {gate.threshold:g}")
 
 
-def evaluate_all(
-    gates: list[Gate], subject: str, values: Mapping[str, float | None], ratios: Mapping[str, float | None]
-) -> list[GateResult]:
-    return [evaluate(g, subject, values, ratios) for g in gates]
+def evaluate_all(gates: list[Gate], subject: str, figures: Mapping[tuple[str, bool], GateInput | None]) -> list[GateResult]:
+    """``figures``: (column, ratio?) -> what the gate reads."""
+    return [evaluate(g, subject, figures.get((g.column, g.ratio))) for g in gates]

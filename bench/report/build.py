@@ -48,9 +48,11 @@ class RunData:
             self._samples = store.load_samples(self.run_dir)
         return self._samples
 
-    def samples_for(self, variant_id: str) -> np.ndarray:
+    def samples_for(self, variant_id: str) -> dict[int, np.ndarray]:
+        """Client ms per repeat: successful non-watch requests in each repeat's window."""
         s = self.samples
-        return s.loc[s["variant_id"] == variant_id, "ms"].to_numpy(dtype=float)
+        mine = s[s["variant_id"] == variant_id]
+        return {int(r): g["ms"].to_numpy(dtype=float) for r, g in mine.groupby("repeat")}
 
 
 def load_run(ref: str | Path, root: Path | None = None) -> RunData:
@@ -90,12 +92,16 @@ def _plots(data: RunData, summary: pd.DataFrame, comparisons: list[Comparison], 
 
     pdir = out / "plots"
     for profile in sorted(data.frame["profile"].dropna().unique()):
-        add(plots.latency_cdf(data.samples, pdir / f"latency-cdf-{profile}.png", profile),
-            f"Latency CDF ({profile})", "Raw client samples of every ok repeat, pooled per variant.")
+        ids = list(data.frame.loc[data.frame["profile"] == profile, "variant_id"].unique())
+        add(plots.latency_cdf(data.samples, pdir / f"latency-cdf-{profile}.png", profile, ids),
+            f"Latency CDF ({profile})", "Raw client samples (successful, non-watch, in each window) of every measured repeat.")
+        add(plots.latency_vs_rate(data.frame, pdir / f"latency-vs-rate-{profile}.png", profile),
+            f"Latency and cost against offered rate ({profile})",
+            "Client p50/p99, apiserver CPU-seconds and heap bytes allocated per request at each fixed open-loop rate.")
     add(plots.overhead_bars(comparisons, pdir / "overhead-p99.png"), "p99 latency overhead",
-        "Per-repeat p99 relative to the no-audit baseline of the same profile, Fieller 95% interval.")
+        "Per-repeat p99 relative to the no-audit baseline of the same profile and load, paired 95% interval.")
     add(plots.overhead_bars(comparisons, pdir / "overhead-cpu.png", "cpu_ms_per_1k", "CPU per request"),
-        "CPU overhead", "apiserver CPU-ms per 1k requests relative to no audit, Fieller 95% interval.")
+        "CPU overhead", "apiserver CPU per request relative to no audit, paired 95% interval.")
     add(plots.stacked_per_request(data.frame, "log_bytes.", pdir / "bytes-by-level.png",
                                   "Audit bytes per request by level"),
         "Bytes per request by level", "Audit log bytes per request, split by audit level.")
@@ -125,6 +131,23 @@ class ReportFiles:
     html: Path
     perfdata: Path
     plots: tuple[Path, ...]
+
+
+def _loads(frame: pd.DataFrame) -> dict[str, str]:
+    """variant id -> its offered load in words."""
+    from bench.analysis.compare import load_key
+
+    out = {}
+    for vid, g in frame.groupby("variant_id", sort=False):
+        key = load_key(g.iloc[0])
+        rate = g["target_rps"].iloc[0] if "target_rps" in g else None
+        if key.startswith("c"):
+            out[str(vid)] = f"{float(key[1:]):.0%} of capacity ({rate:g} req/s)" if rate is not None and not pd.isna(rate) else key
+        elif key.startswith("r"):
+            out[str(vid)] = f"{key[1:]} req/s"
+        else:
+            out[str(vid)] = "closed loop (saturation)"
+    return out
 
 
 def _rule_costs(results: list) -> list[dict[str, Any]]:
@@ -170,6 +193,8 @@ def build_report(ref: str | Path, out: Path | None = None, root: Path | None = N
                   for r in data.results if r.status != "ok"],
         perfdata_file=perf_path.name,
         rule_costs=_rule_costs(data.results),
+        loads=_loads(frame), flags=[{"variant_id": r.variant_id, "repeat": r.repeat, "flags": r.flags}
+                                    for r in data.results if r.flags],
     )
     md = atomic.write_text(out / "report.md", render("report.md.j2", **context))
     html = atomic.write_text(out / "report.html", render("report.html.j2", **context))

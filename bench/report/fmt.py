@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from bench.analysis.ratios import Ratio
+from bench.analysis.paired import Ratio
 from bench.analysis.stats import Estimate
 
 

@@ -17,9 +17,9 @@ def junit_xml(results: Sequence[GateResult], subjects: Sequence[str], suite: str
         case = ET.Element("testcase", classname=r.subject, name=r.gate.text)
         if r.tripped:
             value = "not measured" if r.value is None else f"{r.value:.6g}"
-            fail = ET.SubElement(case, "failure", message=f"gate tripped: {r.gate.text} (value {value})",
-                                 type="GateTripped")
-            fail.text = f"{r.gate.name} = {value}; gate '{r.gate.text}' trips. {r.note}".strip()
+            fail = ET.SubElement(case, "failure", message=f"gate {r.outcome}: {r.gate.text} (value {value})",
+                                 type="GateTripped" if r.outcome == "tripped" else "GateInconclusive")
+            fail.text = f"{r.gate.name} = {value}; gate '{r.gate.text}' {r.outcome}. {r.note}".strip()
         cases.append(case)
     failures = sum(1 for r in results if r.tripped)
     root = ET.Element("testsuites", tests=str(len(cases)), failures=str(failures))

@@ -33,16 +33,18 @@ def _save(fig: plt.Figure, path: Path) -> Path:
     return atomic.write_bytes(path, buf.getvalue())
 
 
-def latency_cdf(samples: pd.DataFrame, path: Path, profile: str) -> Path | None:
-    """Empirical CDF of client latency per variant (raw samples pooled over repeats)."""
-    s = samples[samples["variant_id"].str.endswith(f".{profile}")]
+def latency_cdf(samples: pd.DataFrame, path: Path, profile: str, variant_ids: Sequence[str] | None = None) -> Path | None:
+    """Empirical CDF of client latency per variant (raw samples of every repeat's window)."""
+    ids = set(variant_ids) if variant_ids is not None else {v for v in samples["variant_id"].unique()
+                                                            if f".{profile}" in str(v)}
+    s = samples[samples["variant_id"].isin(ids)]
     if s.empty:
         return None
     fig, ax = plt.subplots(figsize=(8, 4.8))
     for vid, g in s.groupby("variant_id", sort=True):
         x = np.sort(g["ms"].to_numpy())
         y = np.arange(1, len(x) + 1) / len(x)
-        ax.plot(x, y, label=str(vid).removesuffix(f".{profile}"), linewidth=1.2)
+        ax.plot(x, y, label=str(vid).replace(f".{profile}", ""), linewidth=1.2)
     ax.set_xscale("log")
     ax.set_xlabel("client latency (ms, log scale)")
     ax.set_ylabel("fraction of requests")
@@ -50,6 +52,34 @@ def latency_cdf(samples: pd.DataFrame, path: Path, profile: str) -> Path | None:
     ax.axhline(0.99, color="grey", linewidth=0.6, linestyle=":")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
+    return _save(fig, path)
+
+
+def latency_vs_rate(frame: pd.DataFrame, path: Path, profile: str) -> Path | None:
+    """p50/p99 client latency, apiserver CPU and heap allocations per request against the
+    offered open-loop rate, one line per variant family (policy and audit settings)."""
+    ok = frame[(frame["status"].isin(MEASURED)) & (frame["profile"] == profile) & (frame.get("mode") == "open")]
+    ok = ok[ok["target_rps"].notna()] if "target_rps" in ok else ok.iloc[0:0]
+    if ok.empty or ok["target_rps"].nunique() < 2:
+        return None
+    family = ok["variant_id"].str.replace(r"\.(r|c)[0-9.]+$", "", regex=True).str.replace(f".{profile}", "", regex=False)
+    g = ok.assign(family=family).groupby(["family", "target_rps"])
+    means = g[["client_p50_ms", "client_p99_ms", "cpu_ms_per_1k", "alloc_bytes_per_1k"]].mean().reset_index()
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4.2))
+    for fam, d in means.groupby("family"):
+        d = d.sort_values("target_rps")
+        line = axes[0].plot(d["target_rps"], d["client_p99_ms"], marker="o", label=f"{fam} p99")[0]
+        axes[0].plot(d["target_rps"], d["client_p50_ms"], marker=".", linestyle="--", color=line.get_color())
+        axes[1].plot(d["target_rps"], d["cpu_ms_per_1k"] / 1e6, marker="o", label=fam)
+        axes[2].plot(d["target_rps"], d["alloc_bytes_per_1k"] / 1e3 / 1e3, marker="o", label=fam)
+    axes[0].set_ylabel("client latency ms (solid p99, dashed p50)")
+    axes[1].set_ylabel("apiserver CPU-seconds per request")
+    axes[2].set_ylabel("heap allocated per request (MB)")
+    for ax in axes:
+        ax.set_xlabel("offered rate (requests/s)")
+        ax.grid(True, alpha=0.3)
+    axes[0].legend(fontsize=6)
+    fig.suptitle(f"Cost against offered load, profile {profile} (means over repeats)")
     return _save(fig, path)
 
 

@@ -24,6 +24,8 @@ def _descriptors(r: VariantResult) -> dict[str, Any]:
         "run_id": r.run_id, "variant_id": r.variant_id, "repeat": r.repeat, "status": r.status,
         "error": r.error, "policy": r.variant.policy, "profile": r.variant.profile,
         "is_baseline": r.variant.is_baseline,
+        "mode": r.variant.load.mode, "target_rps": r.variant.load.target_rps,
+        "rate_fraction": r.variant.load.rate_fraction,
         "log_enabled": bool(log.get("enabled")), "log_mode": log.get("mode"),
         "log_maxsize": log.get("maxsize"), "log_maxbackup": log.get("maxbackup"), "log_maxage": log.get("maxage"),
         "webhook_enabled": bool(wh.get("enabled")), "webhook_mode": wh.get("mode"),

@@ -39,8 +39,6 @@ from bench.results.schema import (
 MANIFEST = "run.json"
 SCENARIO_COPY = "scenario.yaml"
 SAMPLE_COLUMNS = ("t", "cls", "method", "ms", "status", "bytes", "ok")
-_SAMPLE_DTYPES = {"t": "float64", "cls": "string", "method": "string", "ms": "float64",
-                  "status": "int64", "bytes": "int64", "ok": "int8"}
 
 # The figures of one variant×repeat row; analysis, gates and reports use these names.
 METRIC_COLUMNS = (
@@ -201,30 +199,42 @@ def load_variants(run_dir: Path) -> list[VariantResult]:
 
 
 def read_samples(run_dir: Path, variant_id: str, repeat: int) -> pd.DataFrame:
+    from bench.traffic import samples
+
     path = run_dir / samples_file(variant_id, repeat)
     if not path.is_file():
-        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in _SAMPLE_DTYPES.items()})
+        return samples.empty_frame()
     try:
-        return pd.read_csv(path, dtype=_SAMPLE_DTYPES, compression="gzip")
+        return samples.read_samples([path])
     except (ValueError, OSError, EOFError) as exc:
         raise InputError(path, None, f"unreadable samples: {exc}") from None
 
 
 def load_samples(run_dir: Path, variant_ids: Iterable[str] | None = None, ok_only: bool = True) -> pd.DataFrame:
-    """Samples of every (wanted) ok variant file, with variant_id and repeat columns."""
+    """Samples of every (wanted) measured variant file, with variant_id and repeat columns.
+
+    The request set of the result's own figures: requests started in the variant's window
+    (schema 2; the whole recording for older results) and, with ``ok_only``, successful,
+    non-watch requests (a watch's sample is the time to open its stream).
+    """
+    from bench.traffic.catalog import long_running_classes
+
     wanted = set(variant_ids) if variant_ids is not None else None
+    long_running = long_running_classes()
     parts = []
     for res in load_variants(run_dir):
         if res.status not in MEASURED or (wanted is not None and res.variant_id not in wanted):
             continue
         s = read_samples(run_dir, res.variant_id, res.repeat)
+        if res.window is not None:
+            s = s[(s["t"] >= res.window.start) & (s["t"] < res.window.end)]
         if ok_only:
-            s = s[s["ok"] == 1]
+            s = s[(s["ok"] == 1) & ~s["cls"].isin(long_running)]
         parts.append(s.assign(variant_id=res.variant_id, repeat=res.repeat))
     if not parts:
-        cols = {**{c: pd.Series(dtype=t) for c, t in _SAMPLE_DTYPES.items()},
-                "variant_id": pd.Series(dtype="string"), "repeat": pd.Series(dtype="int64")}
-        return pd.DataFrame(cols)
+        from bench.traffic import samples
+
+        return samples.empty_frame().assign(variant_id=pd.Series(dtype="string"), repeat=pd.Series(dtype="int64"))
     return pd.concat(parts, ignore_index=True)
 
 

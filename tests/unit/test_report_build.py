@@ -23,7 +23,7 @@ _spec.loader.exec_module(synthetic)  # type: ignore[union-attr]
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> Path:
-    return synthetic.make_run(tmp_path_factory.mktemp("results"), n_samples=300)
+    return synthetic.make_run(tmp_path_factory.mktemp("results"))
 
 
 def test_report_files_and_plots(run: Path):
@@ -47,6 +47,12 @@ def test_claims_section_follows_the_figures(run: Path):
     assert "### batch-max-wait 5s, not 0: **supported**" in md
 
 
+def test_too_few_repeats_are_inconclusive(tmp_path: Path):
+    two = {**synthetic.CLAIMS_SCENARIO, "repeats": 2}
+    md = build_report(synthetic.make_run(tmp_path, scenario=two, n_samples=200), n_boot=50).markdown.read_text()
+    assert md.count(": **inconclusive** (") == 4 and "at least 3" in md
+
+
 def test_claims_not_tested_without_the_variants(tmp_path: Path):
     scenario = {"name": "small", "policies": ["seed-production"], "traffic": {"users": 5, "duration": "10s"},
                 "repeats": 2}
@@ -64,15 +70,15 @@ def test_perfdata_export(run: Path):
 
 
 def test_compare_two_variants_with_gates(run: Path):
-    base = f"{run}:baseline.mixed"
-    rr = f"{run}:requestresponse-all.log.wh-batch-5s.mixed"
+    base = f"{run}:baseline.mixed.r100"
+    rr = f"{run}:requestresponse-all.log.wh-batch-5s.mixed.r100"
     out = run_compare(base, rr, ["p99_latency_ratio>1.10", "events_per_request>5"], n_boot=100)
     assert out.tripped
     tripped = {r.gate.text for r in out.gate_results if r.tripped}
     assert tripped == {"p99_latency_ratio>1.10"}
     suite = ET.fromstring(out.junit).find("testsuite")
     assert suite.get("failures") == "1" and suite.get("tests") == "3"
-    assert "❌ tripped" in out.markdown and "Mann-Whitney" in out.markdown
+    assert "❌ tripped" in out.markdown and "repeat bootstrap" in out.markdown
 
 
 def test_compare_a_run_with_itself_pairs_every_variant(run: Path):
@@ -94,7 +100,7 @@ def _cli(*args: str, results: Path) -> subprocess.CompletedProcess:
 
 def test_cli_exit_codes(run: Path, tmp_path: Path):
     root = run.parent
-    a, b = f"{run.name}:baseline.mixed", f"{run.name}:requestresponse-all.log.wh-batch-5s.mixed"
+    a, b = f"{run.name}:baseline.mixed.r100", f"{run.name}:requestresponse-all.log.wh-batch-5s.mixed.r100"
     ok = _cli("compare", a, b, "--fail-on", "p99_latency_ratio>2", "--junit", str(tmp_path / "j.xml"),
               "--markdown", str(tmp_path / "s.md"), results=root)
     assert ok.returncode == 0, ok.stderr
