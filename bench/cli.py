@@ -51,6 +51,7 @@ def _register() -> None:
     app.command("compare")(report_cli.compare)
     app.command("report")(report_cli.report)
     app.command("capacity")(report_cli.capacity)
+    app.command("plan")(report_cli.plan)
 
     from bench import run_cli
 

@@ -72,8 +72,13 @@ def register(app: typer.Typer) -> None:
             files = build_report(outcome.run_dir)
             out.print(f"report: {files.markdown}\n        {files.html}", highlight=False)
         bad = [f"{r.variant_id} r{r.repeat}: {r.status}" for r in outcome.results if r.status != "ok"]
-        if bad:  # a failed, timed-out or leaking variant fails the run (CI gates rely on it)
+        if bad:  # a failed, timed-out, leaking or flagged variant fails the run (CI gates rely on it)
             out.print("[red]not ok:[/red] " + "; ".join(bad), highlight=False)
+        for g in outcome.gate_results:
+            if g.tripped:
+                out.print(f"[red]gate {g.outcome}[/red] {g.subject}: {g.gate.text} (value {g.value}){' — ' + g.note if g.note else ''}",
+                          highlight=False, soft_wrap=True)
+        if bad or outcome.gates_failed:
             sys.exit(1)
 
     @app.command("measure")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from bench.errors import InputError
 from bench.measure.variant import MeasureOptions, measure_variant
 from bench.results import store
-from bench.results.schema import VariantResult
+from bench.results.schema import MEASURED, VariantResult
 from bench.scenario.loader import dump_scenario, load_scenario, scenario_sha256
 from bench.scenario.matrix import Variant, expand, order_from_manifest, remaining, schedule
 
@@ -34,6 +34,11 @@ class RunOutcome:
     run_id: str
     results: list[VariantResult]
     status: str
+    gate_results: list[Any] = field(default_factory=list)  # bench.analysis.gates.GateResult
+
+    @property
+    def gates_failed(self) -> bool:
+        return any(g.tripped for g in self.gate_results)
 
 
 def _on_alarm(signum: int, frame: Any) -> None:  # noqa: ARG001
@@ -55,6 +60,7 @@ def run_scenario(
     root: Path | None = None,
     console: Console | None = None,
     measure: Callable[..., VariantResult] = measure_variant,
+    probe: Callable[..., dict[str, Any]] | None = None,
 ) -> RunOutcome:
     console = console or Console()
     options = options or MeasureOptions(echo=lambda m: console.print(m, highlight=False))
@@ -83,6 +89,13 @@ def run_scenario(
     run_id = manifest.run_id
     console.print(f"run [bold]{run_id}[/bold]: {len(variants)} variants × {scenario.repeats} repeat(s), "
                   f"{len(todo)} to run → {run_dir}", highlight=False)
+    if measure is measure_variant or probe is not None:
+        # Before any per-variant timeout starts: a cold build takes minutes.
+        _binaries(options, console)
+    probe = probe or _probe
+    if any(v.load.rate_fraction is not None for v in variants):
+        manifest = _calibrate(scenario, variants, run_dir, manifest, options, console, probe)
+        todo = [(_at_rate(v, manifest.calibration), r) for v, r in todo]
     results: list[VariantResult] = []
     previous = signal.signal(signal.SIGALRM, _on_alarm)
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -97,6 +110,9 @@ def run_scenario(
                 signal.setitimer(signal.ITIMER_REAL, variant.timeout_s)
                 try:
                     result = measure(variant, run_id, repeat, seed, run_dir, options)
+                    if scenario.capacity.enabled and result.status in MEASURED:
+                        progress.update(task, description=f"{variant.id} r{repeat}: capacity")
+                        result = result.model_copy(update={"capacity": probe(variant, scenario.capacity, seed, options)})
                 except VariantTimeout:
                     result = _timeout_result(variant, run_id, repeat, seed, variant.timeout_s)
                 finally:
@@ -118,4 +134,69 @@ def run_scenario(
     if results and all(r.status != "ok" for r in results):
         status = "failed"
     store.set_status(run_dir, manifest, status)  # type: ignore[arg-type]
-    return RunOutcome(run_dir, run_id, results, status)
+    return RunOutcome(run_dir, run_id, results, status, check_gates(run_dir, scenario.gates))
+
+
+def check_gates(run_dir: Path, gate_texts: list[str]) -> list[Any]:
+    """The scenario's gates, each variant against the baseline of its profile and load."""
+    if not gate_texts:
+        return []
+    from bench.analysis.compare import against_baseline
+    from bench.analysis.gates import parse_gate
+
+    gates = [parse_gate(g, "gates") for g in gate_texts]
+    frame = store.load_frame(run_dir)
+    return [r for c in against_baseline(frame) for r in c.check(gates)]
+
+
+def _binaries(options: MeasureOptions, console: Console) -> None:
+    from bench.controlplane.build import resolve
+
+    console.print("control plane: checking the build (a cold build takes about ten minutes)", highlight=False)
+    resolve(options.bin_dir, echo=options.echo)
+
+
+def _probe(variant: Variant, settings: Any, seed: int, options: MeasureOptions) -> dict[str, Any]:
+    import shutil
+    import tempfile
+
+    from bench.controlplane.build import resolve
+    from bench.measure.capacity import probe_variant
+    from bench.measure.variant import cpu_split
+
+    scratch = Path(tempfile.mkdtemp(prefix=f"auditbench-probe-{variant.id}-", dir=options.scratch_root))
+    try:
+        return probe_variant(variant, resolve(options.bin_dir, echo=options.echo), settings, seed, scratch,
+                             cpu_split(options.pin_cpus), echo=options.echo)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _calibrate(scenario: Any, variants: list[Variant], run_dir: Path, manifest: Any, options: MeasureOptions,
+               console: Console, probe: Callable[..., dict[str, Any]]) -> Any:
+    """capacity_fractions: probe each profile's baseline once, before any repeat, so every
+    variant of every repeat runs at the same absolute rates (stored for --resume)."""
+    calibration = dict(manifest.calibration)
+    for profile in scenario.traffic.profiles:
+        if profile in calibration:
+            continue
+        base = next((v for v in variants if v.is_baseline and v.profile == profile), None)
+        if base is None:
+            raise InputError(None, "traffic.capacity_fractions", "needs the no-audit baseline (baseline: true)")
+        console.print(f"calibrating: capacity of {base.id} (profile {profile})", highlight=False)
+        found = probe(base, scenario.capacity, scenario.seed, options)
+        if not found.get("capacity_rps"):
+            raise InputError(None, "traffic.capacity_fractions",
+                             f"the baseline's capacity could not be measured: {found.get('note') or 'no step passed'}")
+        calibration[profile] = found
+        console.print(f"  {profile}: capacity {found['capacity_rps']:.0f} req/s", highlight=False)
+        manifest = store.set_calibration(run_dir, manifest, calibration)
+    return manifest
+
+
+def _at_rate(variant: Variant, calibration: dict[str, Any]) -> Variant:
+    """A capacity-fraction variant with its absolute rate from the run's calibration."""
+    if variant.load.rate_fraction is None:
+        return variant
+    rate = round(variant.load.rate_fraction * calibration[variant.profile]["capacity_rps"], 1)
+    return replace(variant, load=replace(variant.load, target_rps=rate))

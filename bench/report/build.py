@@ -26,8 +26,9 @@ from bench.results import store
 LATENCY_COLUMNS = [("client_p50_ms", "client p50 ms"), ("client_p99_ms", "client p99 ms"),
                    ("server_p50_ms", "server p50 ms"), ("server_p99_ms", "server p99 ms"),
                    ("achieved_rps", "requests/s")]
-COST_COLUMNS = [("cpu_ms_per_1k", "CPU-ms / 1k req"), ("rss_peak_bytes", "peak RSS bytes"),
-                ("error_rate", "error rate"), ("loadgen_cpu_util", "load-gen CPU")]
+COST_COLUMNS = [("cpu_ms_per_1k", "CPU-ms / 1k req"), ("alloc_bytes_per_1k", "heap alloc bytes / 1k req"),
+                ("rss_peak_bytes", "peak RSS bytes"), ("heap_inuse_peak_bytes", "peak heap in use"),
+                ("capacity_rps", "capacity req/s"), ("error_rate", "error rate"), ("loadgen_cpu_util", "load-gen CPU")]
 AUDIT_COLUMNS = [("bytes_per_request", "bytes/request"), ("events_per_request", "events/request"),
                  ("webhook_batches_per_s", "webhook batches/s"), ("webhook_events_per_batch", "events/batch"),
                  ("webhook_lag_p99_ms", "lag p99 ms"), ("drops", "drops"), ("canary_leaks", "canary leaks")]
@@ -303,3 +304,31 @@ def build_capacity(ref: str | Path, rate: float, profile: str, retention_days: f
 
 def dump_json(obj: Any) -> str:
     return json.dumps(obj, indent=2, sort_keys=True, default=str)
+
+
+# --- plan --------------------------------------------------------------------------------
+
+
+def _seconds_per_variant(results: list) -> float | None:
+    from datetime import datetime
+
+    spans = []
+    for r in results:
+        a, b = r.metadata.started_at, r.metadata.ended_at
+        if a and b:
+            spans.append((datetime.fromisoformat(b.replace("Z", "+00:00")) - datetime.fromisoformat(a.replace("Z", "+00:00"))).total_seconds())
+    return float(np.median(spans)) if spans else None
+
+
+def build_plan(ref: str | Path, delta: float, longer: float = 2.0, root: Path | None = None) -> str:
+    from bench.analysis.plan import plan
+
+    data = load_run(ref, root)
+    frame = data.frame
+    window = float(frame["window_s"].median()) if "window_s" in frame and frame["window_s"].notna().any() else None
+    per_variant = _seconds_per_variant(data.results)
+    if window is None or per_variant is None:
+        raise InputError(data.run_dir, None, "the run has no window lengths or timings (schema 2 results needed)")
+    rows = plan(frame, delta, per_variant, window, longer=longer)
+    return render("plan.md.j2", run=data.manifest.run_id, delta=delta, window=window, per_variant=per_variant,
+                  rows=rows, longer=longer, labels=LABELS)

@@ -72,3 +72,29 @@ def capacity(
     files = build_capacity(run, rate, profile, retention_days, burst, out=out_dir, root=results_dir)
     out.print(files.text, markup=False, highlight=False)
     out.print(f"capacity plan: {files.markdown}")
+
+
+def plan(
+    run: Annotated[str, typer.Argument(help="RUN_ID, a run directory, or 'latest'.")],
+    detect: Annotated[str, typer.Option("--detect", help="Smallest difference to detect, e.g. 5% or 0.05.")] = "5%",
+    longer: Annotated[float, typer.Option("--longer", min=1.0, help="Also plan for windows this many times longer.")] = 2.0,
+    results_dir: ResultsDir = None,
+) -> None:
+    """Repeats and window length that would detect a given difference at 95% confidence and
+    80% power, from this run's own repeat-to-repeat noise."""
+    from bench.report.build import build_plan
+
+    out.print(build_plan(run, _fraction(detect), longer, root=results_dir), markup=False, highlight=False)
+
+
+def _fraction(text: str) -> float:
+    from bench.errors import InputError
+
+    t = text.strip()
+    try:
+        value = float(t[:-1]) / 100 if t.endswith("%") else float(t)
+    except ValueError:
+        raise InputError("command line", "--detect", f"expected a difference such as 5% or 0.05, got {text!r}") from None
+    if not 0 < value < 1:
+        raise InputError("command line", "--detect", f"must be between 0% and 100%, got {text!r}")
+    return value

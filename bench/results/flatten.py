@@ -64,6 +64,7 @@ def _costs(r: VariantResult) -> dict[str, Any]:
         "rss_peak_bytes": a.rss_peak_bytes if a else None,
         "alloc_bytes_per_1k": a.alloc_bytes_per_1k_requests if a else None,
         "heap_inuse_peak_bytes": a.heap_inuse_peak_bytes if a else None,
+        "capacity_rps": (r.capacity or {}).get("capacity_rps"),
         "window_s": r.window.duration_s if r.window else None,
         "bracket_coverage": r.metrics_bracket.coverage if r.metrics_bracket else None,
         "etcd_cpu_seconds": e.cpu_seconds if e else None,

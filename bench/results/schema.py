@@ -301,6 +301,8 @@ class VariantResult(_Doc):
     etcd: Etcd | None = None
     audit: AuditSection | None = None
     samples_file: str | None = None  # relative to the run directory
+    # scenario capacity.enabled: bench.analysis.probe.ProbeResult.as_dict() of this repeat
+    capacity: dict[str, Any] | None = None
 
 
 class Step(_Doc):
@@ -327,6 +329,9 @@ class RunManifest(_Doc):
     order: list[Step] = []
     finished: list[Finished] = []
     metadata: Metadata = Metadata()
+    # capacity_fractions: the baseline's measured capacity per profile, probed once at the
+    # start so every variant and repeat runs at the same offered rates (resume reuses it)
+    calibration: dict[str, Any] = {}
 
 
 def _check_envelope(doc: Any, kind: str, where: str | None) -> None:

@@ -46,7 +46,7 @@ METRIC_COLUMNS = (
     "server_p50_ms", "server_p90_ms", "server_p99_ms", "server_mutating_p99_ms",
     "server_readonly_p99_ms", "server_sli_p99_ms",
     "requests", "failures", "error_rate", "achieved_rps", "loadgen_cpu_util",
-    "cpu_seconds", "cpu_ms_per_1k", "rss_peak_bytes", "alloc_bytes_per_1k", "heap_inuse_peak_bytes",
+    "cpu_seconds", "cpu_ms_per_1k", "rss_peak_bytes", "alloc_bytes_per_1k", "heap_inuse_peak_bytes", "capacity_rps",
     "window_s", "bracket_coverage",
     "etcd_cpu_seconds", "etcd_rss_peak_bytes",
     "audit_events_total", "audit_errors", "drops", "requests_rejected",
@@ -124,6 +124,12 @@ def record_finished(run_dir: Path, manifest: RunManifest, result: VariantResult,
     entry = Finished(variant_id=result.variant_id, repeat=result.repeat, status=result.status,
                      file=variant_file(result.variant_id, result.repeat))
     updated = manifest.model_copy(update={"finished": [*kept, entry], "updated_at": utc_now()})
+    write_manifest(run_dir, updated)
+    return updated
+
+
+def set_calibration(run_dir: Path, manifest: RunManifest, calibration: dict[str, Any]) -> RunManifest:
+    updated = manifest.model_copy(update={"calibration": calibration, "updated_at": utc_now()})
     write_manifest(run_dir, updated)
     return updated
 

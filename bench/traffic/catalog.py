@@ -105,3 +105,13 @@ def identity_names() -> tuple[str, ...]:
 
 def long_running_classes() -> frozenset[str]:
     return frozenset(n for n, c in CLASSES.items() if c.long_running)
+
+
+_CONNECT = ("exec", "attach", "portforward", "proxy", "log")
+
+
+def slo_classes() -> frozenset[str]:
+    """Classes under ClusterLoader2's 1 s latency SLO: mutations and single-object reads
+    (no lists, no watches, no long-running connect subresources)."""
+    return frozenset(n for n, c in CLASSES.items()
+                     if not c.long_running and not n.endswith(".list") and not any(f".{x}" in n for x in _CONNECT))

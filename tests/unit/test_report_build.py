@@ -111,3 +111,18 @@ def test_cli_exit_codes(run: Path, tmp_path: Path):
     assert bad_gate.returncode == 2 and "unknown metric" in bad_gate.stderr and "Traceback" not in bad_gate.stderr
     missing = _cli("report", "no-such-run", results=root)
     assert missing.returncode == 2 and "Traceback" not in missing.stderr
+
+
+def test_plan_from_the_runs_own_noise(run: Path):
+    from bench.report.build import build_plan
+
+    text = build_plan(run, 0.05)
+    assert "CPU-ms / 1k req" in text and "repeats needed" in text
+    # the synthetic run's CPU noise is ~1% per repeat: a 5% difference needs few repeats
+    row = next(line for line in text.splitlines() if line.startswith("| CPU-ms / 1k req"))
+    assert int(row.split("|")[4]) <= 5
+
+
+def test_plan_cli_rejects_a_bad_difference(run: Path):
+    bad = _cli("plan", run.name, "--detect", "five", results=run.parent)
+    assert bad.returncode == 2 and "--detect" in bad.stderr and "Traceback" not in bad.stderr

@@ -80,3 +80,55 @@ def test_resume_refuses_a_changed_scenario(scenario_file, tmp_path):
     scenario_file.write_text(yaml.safe_dump(changed))
     with pytest.raises(InputError):
         run_scenario(scenario_file, resume=run_id, root=root, console=quiet, measure=_ok([]))
+
+
+FRACTIONS = {**SCENARIO, "traffic": {"profiles": ["mixed"], "mode": "open", "capacity_fractions": [0.25, 0.5],
+                                     "duration": "1s", "warmup": "0s"}}
+
+
+def test_capacity_fractions_are_resolved_once_from_the_baselines_capacity(tmp_path):
+    path = tmp_path / "f.yaml"
+    path.write_text(yaml.safe_dump(FRACTIONS))
+    root, quiet = tmp_path / "results", Console(file=open("/dev/null", "w"))
+    probed: list[str] = []
+    rates: dict[str, float] = {}
+
+    def probe(variant, settings, seed, options):
+        probed.append(variant.id)
+        return {"capacity_rps": 400.0, "slo_s": 1.0, "steps": [], "bracket": [400.0, 420.0], "note": ""}
+
+    def measure(variant, run_id, repeat, seed, run_dir, options):
+        rates[variant.id] = variant.load.target_rps
+        if len(rates) == 3 and repeat == 1 and "stop" not in rates:
+            rates["stop"] = 0.0
+            raise KeyboardInterrupt
+        return VariantResult.model_validate({"run_id": run_id, "variant_id": variant.id, "repeat": repeat,
+                                             "status": "ok", "variant": variant.spec_dict(), "metadata": {}})
+
+    with pytest.raises(KeyboardInterrupt):
+        run_scenario(path, root=root, console=quiet, measure=measure, probe=probe)
+    (run_dir,) = root.iterdir()
+    assert probed == ["baseline.mixed.c25"]  # one probe of the baseline, before any repeat
+    assert store.read_manifest(run_dir).calibration["mixed"]["capacity_rps"] == 400.0
+    out = run_scenario(path, resume=run_dir.name, root=root, console=quiet, measure=measure, probe=probe)
+    assert probed == ["baseline.mixed.c25"]  # resume reuses the stored calibration
+    assert {rates[v] for v in rates if v.endswith(".c25")} == {100.0}
+    assert {rates[v] for v in rates if v.endswith(".c50")} == {200.0}
+    assert all(r.variant.load.target_rps in (100.0, 200.0) for r in out.results)
+
+
+def test_scenario_gates_are_checked_after_the_run(tmp_path):
+    path = tmp_path / "g.yaml"
+    path.write_text(yaml.safe_dump({**SCENARIO, "repeats": 1, "gates": ["drops>0"]}))
+    quiet = Console(file=open("/dev/null", "w"))
+
+    def measure(variant, run_id, repeat, seed, run_dir, options):
+        drops = 0 if variant.is_baseline or variant.policy == "metadata-all" else 7
+        return VariantResult.model_validate({
+            "run_id": run_id, "variant_id": variant.id, "repeat": repeat, "status": "ok",
+            "variant": variant.spec_dict(), "metadata": {},
+            "audit": {"metrics": {"event_total": 10, "error_total": {"buffered": drops}}}})
+
+    out = run_scenario(path, root=tmp_path / "results", console=quiet, measure=measure)
+    tripped = {g.subject.split(" -> ")[1] for g in out.gate_results if g.tripped}
+    assert out.gates_failed and tripped == {"seed-production.log.mixed"}
