@@ -2,7 +2,7 @@
 audit flags, searched by bench.analysis.probe.
 
 Each step is a full traffic run (set-up, warm-up, window, tear-down) at one offered rate.
-The generator's concurrency budget allows a mean latency of up to BUDGET_S per request;
+The generator's concurrency budget (bench.traffic.launcher.OPEN_LOOP_BUDGET_S) allows a mean latency of that much per request;
 past that it cannot keep the schedule, which counts against the step as it should (the
 server is no longer keeping up). A step whose load generator was saturated says so: the
 capacity found is then a lower bound set by the client, not the server.
@@ -10,7 +10,6 @@ capacity found is then a lower bound set by the client, not the server.
 
 from __future__ import annotations
 
-import math
 import shutil
 from pathlib import Path
 from typing import Any
@@ -22,9 +21,6 @@ from bench.measure.settings import audit_settings
 from bench.scenario.matrix import Variant
 from bench.traffic import samples
 from bench.traffic.catalog import slo_classes
-
-BUDGET_S = 0.25
-
 
 def step_figures(df: Any, target: float, duration_s: float, slo_s: float) -> probe.Step:
     """A step's verdict from its raw samples (the recorded window)."""
@@ -56,7 +52,7 @@ def probe_variant(variant: Variant, bins: Binaries, settings: Any, seed: int, sc
 
             def run_step(rate: float) -> probe.Step:
                 work = scratch / f"step-{rate:.0f}"
-                t = run_traffic(info, variant.profile, "open", math.ceil(rate * BUDGET_S) + 4, rate,
+                t = run_traffic(info, variant.profile, "open", None, rate,
                                 settings.step_duration, settings.step_warmup, seed, work / "samples.csv.gz",
                                 work / "canaries.txt", cpus=load_cpus, work_dir=work / "locust")
                 step = step_figures(samples.read_samples([t.samples_path]), rate, t.duration_s, settings.slo)

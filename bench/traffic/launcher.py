@@ -39,6 +39,10 @@ from bench.traffic.profiles import DEFAULT_FILE, load_profile
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 Mode = Literal["closed", "open"]
 SATURATED = 0.9  # a gevent process above this share of one core limits the offered load
+# Open loop: users kept so the schedule holds while requests take up to this long on
+# average (a plan may send two requests, a busy 2-core machine has a long tail); idle
+# users cost a greenlet each. Past it the generator falls behind, which is flagged.
+OPEN_LOOP_BUDGET_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -115,9 +119,9 @@ def _validate(mode: str, users: int | None, target_rps: float | None, duration_s
         return users
     if target_rps is None or not (0 < target_rps <= 1_000_000):
         raise bad("target_rps", "open-loop traffic needs a target rate above 0")
-    # Concurrency budget: enough users for 50 ms per request at the target rate, so a busy
+    # Concurrency budget: enough users for OPEN_LOOP_BUDGET_S per request at the target rate
     # 2-core machine's latency tail does not make the open loop fall behind its schedule.
-    return users if users is not None else min(1000, max(4, math.ceil(target_rps * 0.05)))
+    return users if users is not None else min(1000, math.ceil(target_rps * OPEN_LOOP_BUDGET_S) + 4)
 
 
 def default_users_for(target_rps: float) -> int:

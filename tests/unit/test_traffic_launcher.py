@@ -30,8 +30,10 @@ def test_bad_parameters_are_input_errors(kwargs: dict, field: str) -> None:
 
 
 def test_open_loop_user_budget() -> None:
-    assert default_users_for(10.0) == 4
-    assert default_users_for(1000.0) == 50
+    # users for 250 ms per request at the target rate, plus 4: the schedule holds through a slow tail
+    assert default_users_for(10.0) == 7
+    assert default_users_for(100.0) == 29
+    assert default_users_for(10_000.0) == 1000
     assert _validate("open", 7, 100.0, 1.0, 0.0, 0, None) == 7
 
 
