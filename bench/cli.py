@@ -13,19 +13,9 @@ import typer
 
 from bench.errors import EnvironmentProblem, InputError
 
-app = typer.Typer(
-    no_args_is_help=True,
-    add_completion=False,
-    help="Measure what Kubernetes audit logging costs.",
-    pretty_exceptions_enable=False,
-)
 
-
-@app.callback()
 def _root() -> None:
     """Measure what Kubernetes audit logging costs."""
-    # A callback keeps `app` a group even when only one area is registered (typer runs
-    # a lone command as the whole program otherwise).
 
 
 def _controlplane(app: typer.Typer) -> None:
@@ -99,20 +89,23 @@ _AREAS: dict[str, Callable[[typer.Typer], None]] = {
 }
 
 
-def register(args: Sequence[str]) -> None:
-    """Register the area the command line names, or every area.
+def build_app(args: Sequence[str]) -> typer.Typer:
+    """The command tree for ``args``: the area the command line names, or every area.
 
     Only the named area is imported, so a start pays for its own libraries alone
     (`policy explain` needs neither pandas nor the control plane). `--help`, no command
     and a mistyped one register everything, so help lists all commands and click can
     suggest the closest name.
     """
+    app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                      help="Measure what Kubernetes audit logging costs.")
+    # A callback keeps `app` a group even when only one area is registered (typer runs
+    # a lone command as the whole program otherwise).
+    app.callback()(_root)
     area = _AREAS.get(args[0]) if args else None
-    if area is not None:
-        area(app)
-        return
-    for area in dict.fromkeys(_AREAS.values()):
-        area(app)
+    for register in [area] if area is not None else dict.fromkeys(_AREAS.values()):
+        register(app)
+    return app
 
 
 def _click_error(exc: BaseException) -> str | None:
@@ -143,13 +136,13 @@ def _fail(line: str, code: int) -> None:
 def _run_app(args: Sequence[str]) -> int:
     # With standalone_mode=False click returns a command's exit code instead of exiting,
     # and raises its usage errors for us to print.
-    rc = app(args=list(args), prog_name="auditbench", standalone_mode=False)
+    rc = build_app(args)(args=list(args), prog_name="auditbench", standalone_mode=False)
     return rc if isinstance(rc, int) else 0
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    """The `auditbench` entry point; ends in SystemExit with the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
-    register(args)
     try:
         rc = _run_app(args)
     except InputError as exc:
@@ -181,8 +174,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         if line:
             _fail(line, 2)
         sys.exit(2)
-    if rc:
-        sys.exit(rc)
+    sys.exit(rc)
 
 
 if __name__ == "__main__":

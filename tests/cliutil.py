@@ -6,7 +6,10 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 from bench.paths import project_root
 
@@ -30,7 +33,26 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
                           cwd=cwd or project_root(), env=full_env)
 
 
-def assert_one_line_error(proc: subprocess.CompletedProcess[str], code: int, *fragments: str) -> str:
+@dataclass(frozen=True)
+class Outcome:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_main(args: list[str], capsys: pytest.CaptureFixture[str]) -> Outcome:
+    """`auditbench ARGS` through bench.cli.main in this process (the same code path as the
+    console script, without an interpreter start per case)."""
+    from bench.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    out = capsys.readouterr()
+    code = exc.value.code
+    return Outcome(code if isinstance(code, int) else (0 if code is None else 1), out.out, out.err)
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess[str] | Outcome, code: int, *fragments: str) -> str:
     """Exit ``code``, no traceback, and stderr's one line names every fragment; returns the line."""
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert "Traceback" not in proc.stderr, proc.stderr

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
-from enum import Enum
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from bench.errors import InputError
+from bench.formats import HELP as FORMAT_HELP
+from bench.formats import Format
 from bench.policy.diff import diff
 from bench.policy.explain import explain, render_text
 from bench.policy.lint import has_errors, lint
@@ -26,22 +27,18 @@ def say(text: str) -> None:
     typer.echo(text)
 
 
-class Format(str, Enum):
-    text = "text"
-    json = "json"
-
 
 @app.command("lint")
 def lint_cmd(
     files: list[Path] = typer.Argument(..., help="Policy files (audit.k8s.io/v1 Policy YAML)."),
-    fmt: Format = typer.Option(Format.text, "--format", help="text or json"),
+    fmt: Format = typer.Option(Format.text, "--format", help=FORMAT_HELP),
 ) -> None:
     """Check policies: secrets at Request level, shadowed rules, noisy RequestResponse, ... Exit 1 on an error finding."""
     reports = []
     for path in files:
         findings = lint(load_policy(path), str(path))
         reports.append({"source": str(path), "findings": [f.to_dict() for f in findings]})
-        if fmt is Format.text:
+        if fmt is not Format.json:
             for f in findings:
                 say(f.line())
     all_findings = [f for r in reports for f in r["findings"]]
@@ -70,7 +67,7 @@ def explain_cmd(
     authenticated_group: bool = typer.Option(
         True, "--authenticated-group/--no-authenticated-group",
         help="Add system:authenticated, as the apiserver does for every authenticated user."),
-    fmt: Format = typer.Option(Format.text, "--format"),
+    fmt: Format = typer.Option(Format.text, "--format", help=FORMAT_HELP),
 ) -> None:
     """Show which rule a request matches, its level and the stages the apiserver writes."""
     if (resource is None) == (path is None):
@@ -89,7 +86,7 @@ def explain_cmd(
 def diff_cmd(
     a: Path = typer.Argument(..., help="First policy."),
     b: Path = typer.Argument(..., help="Second policy."),
-    fmt: Format = typer.Option(Format.text, "--format"),
+    fmt: Format = typer.Option(Format.text, "--format", help=FORMAT_HELP),
 ) -> None:
     """List request classes (from the built-in request corpus) whose level or stages differ."""
     rows = diff(load_policy(a), load_policy(b))
