@@ -142,12 +142,3 @@ def test_policy_comparison_covers_every_policy():
     s = load_scenario(project_root() / "scenarios" / "policy-comparison.yaml")
     shipped = {p.stem for p in (project_root() / "policies").glob("*.yaml")}
     assert set(s.policies) == shipped
-
-
-def test_smoke_fits_in_three_minutes():
-    # ~5 s cluster start + warm-up + window + ~3 s drain per variant and repeat
-    from bench.scenario.matrix import expand
-
-    s = load_scenario(project_root() / "scenarios" / "smoke.yaml")
-    steps = len(expand(s)) * s.repeats
-    assert steps * (5 + s.traffic.warmup + s.traffic.duration + 3) <= 180
