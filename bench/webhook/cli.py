@@ -10,6 +10,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
+from bench.controlplane.audit import WebhookBackend
 from bench.errors import InputError
 from bench.outputs import output_dir
 from bench.formats import HELP as FORMAT_HELP
@@ -22,7 +23,7 @@ out = Console()
 @webhook_app.command("bench")
 def bench_cmd(
     events: int = typer.Option(500_000, help="Events to send in total (rounded up to whole batches)."),
-    batch: int = typer.Option(400, help="Events per EventList batch (the apiserver's default batch-max-size)."),
+    batch: int = typer.Option(WebhookBackend().batch.max_size, help="Events per EventList batch (default: the apiserver's batch-max-size)."),
     senders: int = typer.Option(2, help="Sender processes, each with one keep-alive HTTPS connection."),
     fmt: Format = typer.Option(Format.text, "--format", help=FORMAT_HELP),
 ) -> None:
