@@ -7,92 +7,175 @@ modules so it can be tested without the CLI.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Sequence
 
 import typer
-from rich.console import Console
 
 from bench.errors import EnvironmentProblem, InputError
 
-app = typer.Typer(
-    no_args_is_help=True,
-    add_completion=False,
-    help="Measure what Kubernetes audit logging costs.",
-    pretty_exceptions_enable=False,
-)
-err = Console(stderr=True)
+
+def _root() -> None:
+    """Measure what Kubernetes audit logging costs."""
 
 
-def _register() -> None:
-    # Imported here so `auditbench --help` stays fast and a broken optional
-    # area cannot hide the others' commands behind an ImportError at import time.
-    from bench.controlplane import cli as controlplane_cli
+def _controlplane(app: typer.Typer) -> None:
+    from bench.controlplane import cli
 
-    app.add_typer(controlplane_cli.build_app, name="controlplane")
+    app.add_typer(cli.build_app, name="controlplane")
 
+
+def _cluster(app: typer.Typer) -> None:
     from bench import cluster_cli
 
     cluster_cli.register(app)
 
-    from bench.webhook import cli as webhook_cli
 
-    app.add_typer(webhook_cli.webhook_app, name="webhook")
+def _webhook(app: typer.Typer) -> None:
+    from bench.webhook import cli
 
-    from bench.logs import cli as logs_cli
+    app.add_typer(cli.webhook_app, name="webhook")
 
-    app.add_typer(logs_cli.app, name="logs")
-    app.command("whatif")(logs_cli.whatif)
 
-    from bench.policy import cli as policy_cli
+def _logs(app: typer.Typer) -> None:
+    from bench.logs import cli
 
-    app.add_typer(policy_cli.app, name="policy")
+    app.add_typer(cli.app, name="logs")
+    app.command("whatif")(cli.whatif)
 
-    from bench.report import cli as report_cli
 
-    app.command("compare")(report_cli.compare)
-    app.command("report")(report_cli.report)
-    app.command("capacity")(report_cli.capacity)
-    app.command("plan")(report_cli.plan)
+def _policy(app: typer.Typer) -> None:
+    from bench.policy import cli
 
+    app.add_typer(cli.app, name="policy")
+
+
+def _report(app: typer.Typer) -> None:
+    from bench.report import cli
+
+    app.command("compare")(cli.compare)
+    app.command("report")(cli.report)
+    app.command("capacity")(cli.capacity)
+    app.command("plan")(cli.plan)
+
+
+def _run(app: typer.Typer) -> None:
     from bench import run_cli
 
     run_cli.register(app)
 
-    from bench.traffic import cli as traffic_cli
 
-    app.add_typer(traffic_cli.app, name="traffic")
+def _traffic(app: typer.Typer) -> None:
+    from bench.traffic import cli
 
-    from bench.kind import cli as kind_cli
-
-    app.add_typer(kind_cli.app, name="kind")
+    app.add_typer(cli.app, name="traffic")
 
 
-def main() -> None:
-    _register()
+def _kind(app: typer.Typer) -> None:
+    from bench.kind import cli
+
+    app.add_typer(cli.app, name="kind")
+
+
+# Every top-level name and the area that registers it, in `--help` order.
+_AREAS: dict[str, Callable[[typer.Typer], None]] = {
+    "controlplane": _controlplane,
+    "up": _cluster, "demo": _cluster, "cleanup": _cluster, "doctor": _cluster,
+    "webhook": _webhook,
+    "logs": _logs, "whatif": _logs,
+    "policy": _policy,
+    "compare": _report, "report": _report, "capacity": _report, "plan": _report,
+    "run": _run, "measure": _run,
+    "traffic": _traffic,
+    "kind": _kind,
+}
+
+
+def build_app(args: Sequence[str]) -> typer.Typer:
+    """The command tree for ``args``: the area the command line names, or every area.
+
+    Only the named area is imported, so a start pays for its own libraries alone
+    (`policy explain` needs neither pandas nor the control plane). `--help`, no command
+    and a mistyped one register everything, so help lists all commands and click can
+    suggest the closest name.
+    """
+    app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                      help="Measure what Kubernetes audit logging costs.")
+    # A callback keeps `app` a group even when only one area is registered (typer runs
+    # a lone command as the whole program otherwise).
+    app.callback()(_root)
+    area = _AREAS.get(args[0]) if args else None
+    for register in [area] if area is not None else dict.fromkeys(_AREAS.values()):
+        register(app)
+    return app
+
+
+def _click_error(exc: BaseException) -> str | None:
+    """The one-line message of a click usage error, or None if ``exc`` is not one.
+
+    Duck-typed on click's documented exception API (`format_message()` and an int
+    `exit_code`) so it covers the `click` package and the copy typer >= 0.20 vendors
+    alike, whichever one a fresh install brings.
+    """
+    fmt = getattr(exc, "format_message", None)
+    if not callable(fmt) or not isinstance(getattr(exc, "exit_code", None), int):
+        return None
+    # typer >= 0.2x words a bad value through pydantic, whose "Value error, " prefix says nothing.
+    line = " ".join(str(fmt()).split()).replace("Value error, ", "")
+    if not line:
+        return ""  # no_args_is_help: click has just printed the help, which says it all
+    ctx = getattr(exc, "ctx", None)
+    path = getattr(ctx, "command_path", None)
+    return f"{line} (see `{path} --help`)" if path else line
+
+
+def _fail(line: str, code: int) -> None:
+    # Plain stderr writes: importing rich only to print one line costs ~50 ms of start-up.
+    sys.stderr.write(f"error: {line}\n")
+    sys.exit(code)
+
+
+def _run_app(args: Sequence[str]) -> int:
+    # With standalone_mode=False click returns a command's exit code instead of exiting,
+    # and raises its usage errors for us to print.
+    rc = build_app(args)(args=list(args), prog_name="auditbench", standalone_mode=False)
+    return rc if isinstance(rc, int) else 0
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """The `auditbench` entry point; ends in SystemExit with the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
-        # With standalone_mode=False click returns a command's exit code instead of exiting.
-        rc = app(standalone_mode=False)
-        if isinstance(rc, int) and rc:
-            sys.exit(rc)
+        rc = _run_app(args)
     except InputError as exc:
-        err.print(f"[red]error:[/red] {exc.line()}", highlight=False, soft_wrap=True)
-        sys.exit(2)
+        _fail(exc.line(), 2)
     except EnvironmentProblem as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-        sys.exit(3)
+        _fail(str(exc), 3)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except typer.Abort:
-        err.print("aborted")
+    except typer.Abort as exc:
+        # click turns an EOFError inside a command into Abort: that is a file ending
+        # early (a truncated .gz), not the user interrupting.
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, EOFError):
+            _fail(f"unexpected end of input: {cause}", 2)
         sys.exit(130)
     except KeyboardInterrupt:
         sys.exit(130)
-    except Exception as exc:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
-        raise
+    except OSError as exc:
+        if exc.filename is None:
+            raise
+        # A file the harness itself reads or writes (results, cache, run dir) that the
+        # machine refuses: an environment problem, named in one line.
+        _fail(f"{exc.filename}: {exc.strerror or exc}", 3)
+    except Exception as exc:
+        line = _click_error(exc)
+        if line is None:
+            raise
+        # Every click error is about the command line or a file it names: bad input.
+        if line:
+            _fail(line, 2)
+        sys.exit(2)
+    sys.exit(rc)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ They use the backends (bench.controlplane, bench.webhook) but live outside them.
 from __future__ import annotations
 
 import signal
+import sys
 import time
 from pathlib import Path
 from typing import Optional
@@ -13,38 +14,27 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bench.audit_options import settings_from_options
+from bench.audit_options import AuditOptions, audit_options
 from bench.controlplane import build as cpbuild
+from bench.outputs import output_dir
 
 out = Console()
 
 
 def register(app: typer.Typer) -> None:
     @app.command("up")
+    @audit_options(policy_help="Audit policy file (none: no auditing).")
     def up(
-        policy: Optional[Path] = typer.Option(None, "--policy", help="Audit policy file (none: no auditing)."),
-        log: bool = typer.Option(True, "--log/--no-log", help="Log file backend."),
-        log_maxage: int = typer.Option(30, "--log-maxage"),
-        log_maxbackup: int = typer.Option(10, "--log-maxbackup"),
-        log_maxsize: int = typer.Option(100, "--log-maxsize", help="MB before rotation."),
-        log_mode: str = typer.Option("blocking", "--log-mode"),
-        webhook: bool = typer.Option(False, "--webhook/--no-webhook", help="Webhook backend with a local receiver."),
-        webhook_mode: str = typer.Option("batch", "--webhook-mode"),
-        batch_max_wait: str = typer.Option("30s", "--webhook-batch-max-wait"),
-        batch_max_size: int = typer.Option(400, "--webhook-batch-max-size"),
-        batch_buffer_size: int = typer.Option(10000, "--webhook-batch-buffer-size"),
-        throttle_enable: bool = typer.Option(True, "--webhook-batch-throttle-enable/--no-webhook-batch-throttle"),
-        throttle_qps: float = typer.Option(10.0, "--webhook-batch-throttle-qps"),
-        throttle_burst: int = typer.Option(15, "--webhook-batch-throttle-burst"),
+        audit: AuditOptions,
         run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Where certificates, logs and audit logs go."),
         bin_dir: Optional[str] = typer.Option(None, "--bin-dir", envvar="AUDITBENCH_BIN_DIR", help="Use your own binaries."),
     ) -> None:
         """Start a local cluster and keep it up until Ctrl-C, then clean up."""
         from bench.controlplane.local import LocalCluster
 
-        settings = settings_from_options(policy, log, log_maxage, log_maxbackup, log_maxsize, log_mode, webhook,
-                                         webhook_mode, batch_max_wait, batch_max_size, batch_buffer_size,
-                                         throttle_enable, throttle_qps, throttle_burst)
+        settings = audit.settings()
+        if run_dir is not None:
+            output_dir(run_dir, "--run-dir")
         bins = cpbuild.resolve(bin_dir, echo=lambda m: out.print(m, highlight=False))
         receiver = None
         webhook_cfg = None
@@ -94,15 +84,20 @@ def register(app: typer.Typer) -> None:
 
     @app.command("doctor")
     def doctor() -> None:
-        """Report what is present for each backend and what to do about anything missing."""
-        from bench.doctor import checks
+        """Report what is present for each backend and what to do about anything missing.
 
-        table = Table("check", "status", "detail")
-        bad = 0
-        for name, ok, detail in checks():
-            table.add_row(name, "[green]ok[/green]" if ok else "[yellow]missing[/yellow]", detail)
-            bad += 0 if ok else 1
+        Exits 3 when something the local backend needs is missing."""
+        from bench.doctor import checks, local_backend_ready
+
+        rows = checks()
+        table = Table("check", "needed by", "status", "detail")
+        for c in rows:
+            status = "[green]ok[/green]" if c.ok else ("[red]missing[/red]" if c.needed_by == "local" else "[yellow]missing[/yellow]")
+            table.add_row(c.name, c.needed_by, status, c.detail)
         out.print(table)
+        if not local_backend_ready(rows):
+            out.print("[red]the local backend cannot run here[/red]: fix the rows marked missing that it needs")
+            sys.exit(3)
 
 
 def term_as_interrupt() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_MAX_SECONDS = (2**63 - 1) / 1e9  # time.Duration is an int64 of nanoseconds
 _PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 
 
@@ -26,8 +27,14 @@ def parse_duration(text: str) -> float:
         total += float(m.group(1)) * _UNITS[m.group(2)]
         pos = m.end()
     if pos != len(s):
-        raise ValueError(f"invalid duration {text!r} (expected e.g. 500ms, 5s, 1m30s)")
+        raise ValueError(f"invalid duration {_show(text)} (expected e.g. 500ms, 5s, 1m30s)")
+    if total > _MAX_SECONDS:  # also catches digits that overflow to inf
+        raise ValueError(f"duration {_show(text)} is longer than Go's maximum (about 292 years)")
     return total
+
+
+def _show(text: str) -> str:
+    return repr(text) if len(text) <= 40 else repr(text[:37] + "...")
 
 
 def format_duration(seconds: float) -> str:

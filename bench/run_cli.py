@@ -5,13 +5,18 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from bench.results.schema import MEASURED, VariantResult
+from bench.audit_options import AuditOptions, audit_options
+from bench.formats import HELP as FORMAT_HELP
+from bench.formats import Format
+
+if TYPE_CHECKING:  # the result schema is only needed once a run has finished
+    from bench.results.schema import VariantResult
 
 # Wide when not on a terminal (CI logs, pipes) so the summary table stays readable.
 out = Console() if Console().is_terminal else Console(width=180)
@@ -45,6 +50,20 @@ def _print_flags(results: list[VariantResult]) -> None:
             out.print(f"[yellow]flag[/yellow] {r.variant_id} r{r.repeat}: {flag}", highlight=False, soft_wrap=True)
 
 
+def _check(scenario: Path) -> None:
+    from bench.scenario.check import check_scenario
+    from bench.scenario.loader import find_scenario
+
+    checked = check_scenario(find_scenario(scenario))
+    for note in checked.notes():
+        out.print(note, highlight=False, markup=False)
+    s = checked.scenario
+    out.print(f"{checked.path}: ok, {len(checked.variants)} variants × {s.repeats} repeat(s), "
+              f"each up to {s.variant_timeout_s():.0f}s", highlight=False)
+    for v in checked.variants:
+        out.print(f"  {v.id}", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     @app.command("run")
     def run(
@@ -54,8 +73,12 @@ def register(app: typer.Typer) -> None:
         workers: Annotated[int, typer.Option("--workers", min=0, max=64, help="Locust worker processes (0: single process).")] = 0,
         pin: Annotated[bool, typer.Option("--pin/--no-pin", help="Pin control plane and load side to disjoint CPUs.")] = True,
         bin_dir: Annotated[Optional[str], typer.Option("--bin-dir", envvar="AUDITBENCH_BIN_DIR")] = None,
+        check: Annotated[bool, typer.Option("--check", help="Check the scenario whole (policies, matrix, apiserver flags), list its variants, start nothing.")] = False,
     ) -> None:
         """Run a scenario matrix; results land in results/<run-id>/."""
+        if check:
+            _check(scenario)
+            return
         from bench.measure.variant import MeasureOptions
         from bench.runner import run_scenario
         from bench.scenario.loader import find_scenario
@@ -66,6 +89,8 @@ def register(app: typer.Typer) -> None:
         out.print(_summary_table(outcome.results))
         out.print(f"results: {outcome.run_dir}", highlight=False)
         _print_flags(outcome.results)
+        from bench.results.schema import MEASURED
+
         if report and any(r.status in MEASURED for r in outcome.results):
             from bench.report.build import build_report
 
@@ -82,31 +107,19 @@ def register(app: typer.Typer) -> None:
             sys.exit(1)
 
     @app.command("measure")
+    @audit_options(policy_help="Audit policy file (required).")
     def measure(
-        policy: Annotated[Path, typer.Option("--policy", help="Audit policy file.")],
+        audit: AuditOptions,
         profile: Annotated[str, typer.Option("--profile", help="Traffic profile.")] = "mixed",
         duration: Annotated[str, typer.Option("--duration", help="Measured window, e.g. 60s.")] = "60s",
         warmup: Annotated[str, typer.Option("--warmup")] = "5s",
         users: Annotated[Optional[int], typer.Option("--users", help="Closed loop: concurrent users.")] = None,
         rate: Annotated[Optional[float], typer.Option("--rate", help="Open loop: target requests/s.")] = None,
-        log: Annotated[bool, typer.Option("--log/--no-log")] = True,
-        log_mode: Annotated[str, typer.Option("--log-mode")] = "blocking",
-        log_maxsize: Annotated[int, typer.Option("--log-maxsize")] = 100,
-        log_maxbackup: Annotated[int, typer.Option("--log-maxbackup")] = 10,
-        log_maxage: Annotated[int, typer.Option("--log-maxage")] = 30,
-        webhook: Annotated[bool, typer.Option("--webhook/--no-webhook")] = False,
-        webhook_mode: Annotated[str, typer.Option("--webhook-mode")] = "batch",
-        batch_max_wait: Annotated[str, typer.Option("--webhook-batch-max-wait")] = "30s",
-        batch_max_size: Annotated[int, typer.Option("--webhook-batch-max-size")] = 400,
-        batch_buffer_size: Annotated[int, typer.Option("--webhook-batch-buffer-size")] = 10000,
-        throttle: Annotated[bool, typer.Option("--webhook-batch-throttle-enable/--no-webhook-batch-throttle")] = True,
-        throttle_qps: Annotated[float, typer.Option("--webhook-batch-throttle-qps")] = 10.0,
-        throttle_burst: Annotated[int, typer.Option("--webhook-batch-throttle-burst")] = 15,
         receiver_delay_ms: Annotated[float, typer.Option("--receiver-delay-ms")] = 0.0,
         receiver_error_rate: Annotated[float, typer.Option("--receiver-error-rate")] = 0.0,
         receiver_down_for: Annotated[float, typer.Option("--receiver-down-for", help="Seconds the receiver is down mid-window.")] = 0.0,
         seed: Annotated[int, typer.Option("--seed")] = 0,
-        fmt: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+        fmt: Annotated[Format, typer.Option("--format", help=FORMAT_HELP)] = Format.text,
         pin: Annotated[bool, typer.Option("--pin/--no-pin")] = True,
         workers: Annotated[int, typer.Option("--workers", min=0, max=64)] = 0,
         bin_dir: Annotated[Optional[str], typer.Option("--bin-dir", envvar="AUDITBENCH_BIN_DIR")] = None,
@@ -118,43 +131,20 @@ def register(app: typer.Typer) -> None:
 
         from bench.measure.variant import MeasureOptions
         from bench.runner import run_scenario
+        from bench.scenario.single import single_variant
 
-        if fmt not in ("text", "json"):
-            from bench.errors import InputError
-
-            raise InputError("command line", "--format", f"must be text or json, got {fmt!r}")
-        traffic: dict = {"profiles": [profile], "duration": duration, "warmup": warmup,
-                         "mode": "open" if rate else "closed"}
-        if rate:
-            traffic["target_rps"] = rate
-        if users:
-            traffic["users"] = users
-        doc = {
-            "name": "measure",
-            "description": "one variant from `auditbench measure`",
-            "policies": [str(policy.resolve())],
-            "baseline": False,
-            "audit": {
-                "log": {"enabled": [log], "mode": [log_mode], "maxsize": log_maxsize, "maxbackup": log_maxbackup, "maxage": log_maxage},
-                "webhook": {
-                    "enabled": [webhook], "mode": [webhook_mode], "batch_max_wait": [batch_max_wait],
-                    "batch_max_size": [batch_max_size], "batch_buffer_size": [batch_buffer_size],
-                    "throttle": {"enable": throttle, "qps": throttle_qps, "burst": throttle_burst},
-                    "receiver": {"delay_ms": receiver_delay_ms, "error_rate": receiver_error_rate, "down_for_s": receiver_down_for},
-                },
-            },
-            "traffic": traffic,
-            "repeats": 1,
-            "seed": seed,
-        }
+        settings = audit.settings(policy_needed="measure needs the audit policy to measure")
+        doc = single_variant(settings, profile=profile, duration=duration, warmup=warmup, users=users, rate=rate,
+                             receiver={"delay_ms": receiver_delay_ms, "error_rate": receiver_error_rate,
+                                       "down_for_s": receiver_down_for}, seed=seed)
         with tempfile.TemporaryDirectory(prefix="auditbench-measure-") as tmp:
             path = Path(tmp) / "measure.yaml"
             path.write_text(yaml.safe_dump(doc, sort_keys=False))
-            quiet = Console(stderr=True) if fmt == "json" else out
+            quiet = Console(stderr=True) if fmt is Format.json else out
             options = MeasureOptions(bin_dir=bin_dir, pin_cpus=pin, workers=workers,
                                      echo=lambda m: quiet.print(m, highlight=False))
             outcome = run_scenario(path, options=options, console=quiet)
-        if fmt == "json":
+        if fmt is Format.json:
             print(json.dumps([r.model_dump(mode="json") for r in outcome.results][0], indent=2, sort_keys=True))
         else:
             out.print(_summary_table(outcome.results))

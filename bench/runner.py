@@ -19,8 +19,9 @@ from bench.errors import InputError
 from bench.measure.variant import MeasureOptions, measure_variant
 from bench.results import store
 from bench.results.schema import MEASURED, VariantResult
-from bench.scenario.loader import dump_scenario, load_scenario, scenario_sha256
-from bench.scenario.matrix import Variant, expand, order_from_manifest, remaining, schedule
+from bench.scenario.check import check_scenario
+from bench.scenario.loader import dump_scenario, scenario_sha256
+from bench.scenario.matrix import Variant, order_from_manifest, remaining, schedule
 
 
 class VariantTimeout(BaseException):
@@ -64,11 +65,10 @@ def run_scenario(
 ) -> RunOutcome:
     console = console or Console()
     options = options or MeasureOptions(echo=lambda m: console.print(m, highlight=False))
-    scenario = load_scenario(scenario_path)
-    if scenario.backend != "local":
-        raise InputError(scenario_path, "backend", "only the local backend runs scenarios here; "
-                         "for kind, generate the cluster config with `auditbench kind config`")
-    variants = expand(scenario)
+    checked = check_scenario(scenario_path)  # the whole scenario, before any cluster starts
+    for note in checked.notes():
+        console.print(note, highlight=False, markup=False)
+    scenario, variants = checked.scenario, checked.variants
     sha = scenario_sha256(scenario)
     if resume:
         run_dir = store.resolve_run(resume, root)

@@ -9,42 +9,20 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from bench.controlplane.audit import AuditSettings
-from bench.audit_options import settings_from_options
+from bench.audit_options import AuditOptions, audit_options
+from bench.outputs import output_dir
 from bench.kind import config as kc
 
 app = typer.Typer(no_args_is_help=True, help="kind backend: the same audit settings through kind's cluster config.")
 out = Console()
 
-# The audit options of `auditbench up`, same names and defaults.
-Policy = Annotated[Optional[Path], typer.Option("--policy", help="Audit policy file (required for kind).")]
-Log = Annotated[bool, typer.Option("--log/--no-log", help="Log file backend.")]
-LogMaxage = Annotated[int, typer.Option("--log-maxage")]
-LogMaxbackup = Annotated[int, typer.Option("--log-maxbackup")]
-LogMaxsize = Annotated[int, typer.Option("--log-maxsize", help="MB before rotation.")]
-LogMode = Annotated[str, typer.Option("--log-mode")]
-Webhook = Annotated[bool, typer.Option("--webhook/--no-webhook", help="Webhook backend.")]
-WebhookMode = Annotated[str, typer.Option("--webhook-mode")]
-MaxWait = Annotated[str, typer.Option("--webhook-batch-max-wait")]
-MaxSize = Annotated[int, typer.Option("--webhook-batch-max-size")]
-BufferSize = Annotated[int, typer.Option("--webhook-batch-buffer-size")]
-Throttle = Annotated[bool, typer.Option("--webhook-batch-throttle-enable/--no-webhook-batch-throttle")]
-ThrottleQps = Annotated[float, typer.Option("--webhook-batch-throttle-qps")]
-ThrottleBurst = Annotated[int, typer.Option("--webhook-batch-throttle-burst")]
 Out = Annotated[Optional[Path], typer.Option("--out", help="Directory for the config, mounts and logs (default ./kind-NAME).")]
 Name = Annotated[str, typer.Option("--name", help="kind cluster name.")]
 Image = Annotated[str, typer.Option("--image", help="Node image (pin the digest from the kind release notes).")]
 
 
-def _settings(policy, log, log_maxage, log_maxbackup, log_maxsize, log_mode, webhook, webhook_mode, batch_max_wait,
-              batch_max_size, batch_buffer_size, throttle_enable, throttle_qps, throttle_burst) -> AuditSettings:
-    from bench.errors import InputError
-
-    if policy is None:
-        raise InputError("command line", "--policy", "the kind backend needs an audit policy file")
-    return settings_from_options(policy, log, log_maxage, log_maxbackup, log_maxsize, log_mode, webhook, webhook_mode,
-                                 batch_max_wait, batch_max_size, batch_buffer_size, throttle_enable, throttle_qps,
-                                 throttle_burst)
+_POLICY_HELP = "Audit policy file (required for kind)."
+_POLICY_NEEDED = "the kind backend needs an audit policy file"
 
 
 def _report(files: kc.KindFiles, name: str) -> None:
@@ -60,29 +38,26 @@ def _report(files: kc.KindFiles, name: str) -> None:
 
 
 @app.command("config")
+@audit_options(policy_help=_POLICY_HELP)
 def config_cmd(
-    policy: Policy = None, log: Log = True, log_maxage: LogMaxage = 30, log_maxbackup: LogMaxbackup = 10,
-    log_maxsize: LogMaxsize = 100, log_mode: LogMode = "blocking", webhook: Webhook = False,
-    webhook_mode: WebhookMode = "batch", batch_max_wait: MaxWait = "30s", batch_max_size: MaxSize = 400,
-    batch_buffer_size: BufferSize = 10000, throttle_enable: Throttle = True, throttle_qps: ThrottleQps = 10.0,
-    throttle_burst: ThrottleBurst = 15, out_dir: Out = None, name: Name = kc.DEFAULT_NAME, image: Image = kc.DEFAULT_IMAGE,
+    audit: AuditOptions, out_dir: Out = None, name: Name = kc.DEFAULT_NAME, image: Image = kc.DEFAULT_IMAGE,
     webhook_url: Annotated[Optional[str], typer.Option("--webhook-url", help="Receiver URL as the node sees it.")] = None,
     webhook_ca: Annotated[Optional[Path], typer.Option("--webhook-ca", help="CA of the receiver's certificate.")] = None,
 ) -> None:
     """Write a kind cluster config with the audit flags, its mounts dir, and validate it with kind's code."""
     from bench.errors import InputError
 
-    settings = _settings(policy, log, log_maxage, log_maxbackup, log_maxsize, log_mode, webhook, webhook_mode,
-                         batch_max_wait, batch_max_size, batch_buffer_size, throttle_enable, throttle_qps, throttle_burst)
+    settings = audit.settings(policy_needed=_POLICY_NEEDED)
     target = None
-    if webhook:
+    if settings.webhook.enabled:
         if not webhook_url or webhook_ca is None:
             raise InputError("command line", "--webhook-url", "--webhook needs --webhook-url and --webhook-ca "
                              "(or use `auditbench kind up --webhook`, which starts a receiver)")
         if not webhook_ca.is_file():
             raise InputError(webhook_ca, None, "CA file not found")
         target = kc.WebhookTarget(webhook_url, webhook_ca)
-    files = kc.write_kind_files(settings, out_dir or Path.cwd() / f"kind-{name}", name=name, image=image, webhook=target)
+    base = output_dir(out_dir or Path.cwd() / f"kind-{name}", "--out")
+    files = kc.write_kind_files(settings, base, name=name, image=image, webhook=target)
     _report(files, name)
     out.print(f"next: kind create cluster --config {files.config} --name {name}", highlight=False)
 
@@ -110,12 +85,9 @@ def check_cmd(
 
 
 @app.command("up")
+@audit_options(policy_help=_POLICY_HELP)
 def up_cmd(
-    policy: Policy = None, log: Log = True, log_maxage: LogMaxage = 30, log_maxbackup: LogMaxbackup = 10,
-    log_maxsize: LogMaxsize = 100, log_mode: LogMode = "blocking", webhook: Webhook = False,
-    webhook_mode: WebhookMode = "batch", batch_max_wait: MaxWait = "30s", batch_max_size: MaxSize = 400,
-    batch_buffer_size: BufferSize = 10000, throttle_enable: Throttle = True, throttle_qps: ThrottleQps = 10.0,
-    throttle_burst: ThrottleBurst = 15, out_dir: Out = None, name: Name = kc.DEFAULT_NAME, image: Image = kc.DEFAULT_IMAGE,
+    audit: AuditOptions, out_dir: Out = None, name: Name = kc.DEFAULT_NAME, image: Image = kc.DEFAULT_IMAGE,
     webhook_address: Annotated[Optional[str], typer.Option("--webhook-address", help="Host address the node reaches the receiver on (default: docker network gateway).")] = None,
     detach: Annotated[bool, typer.Option("--detach", help="Leave the cluster running and exit (not with --webhook).")] = False,
     retain: Annotated[bool, typer.Option("--retain", help="Keep a cluster whose audit flags are missing, to inspect it.")] = False,
@@ -127,12 +99,12 @@ def up_cmd(
     from bench.kind.commands import preflight
     from bench.kind.network import receiver_address
 
-    settings = _settings(policy, log, log_maxage, log_maxbackup, log_maxsize, log_mode, webhook, webhook_mode,
-                         batch_max_wait, batch_max_size, batch_buffer_size, throttle_enable, throttle_qps, throttle_burst)
+    settings = audit.settings(policy_needed=_POLICY_NEEDED)
+    webhook = settings.webhook.enabled
     if detach and webhook:
         raise InputError("command line", "--detach", "the webhook receiver lives in this process; drop --detach")
     preflight(kind_version=kc.KIND_VERSION)  # before a receiver or any file: exit 3 with the hint
-    base = (out_dir or Path.cwd() / f"kind-{name}").resolve()
+    base = output_dir(out_dir or Path.cwd() / f"kind-{name}", "--out").resolve()
     receiver = None
     target = None
     if webhook:

@@ -53,7 +53,6 @@ MOUNTS_DIR = "audit"  # host side of NODE_AUDIT_DIR
 LOGS_DIR = "logs"  # host side of NODE_LOG_DIR
 
 _NAME = re.compile(r"^[a-z0-9.-]+$")  # kind's validNameRE
-_IMAGE_VERSION = re.compile(r":(v\d+\.\d+\.\d+)[^@]*(@|$)")
 
 
 @dataclass(frozen=True)
@@ -75,12 +74,6 @@ class KindFiles:
     @property
     def audit_log(self) -> Path:
         return self.log_dir / NODE_LOG.name
-
-
-def node_kubernetes_version(image: str) -> str | None:
-    """vX.Y.Z from a kindest/node tag, None for an image without a version tag."""
-    m = _IMAGE_VERSION.search(image)
-    return m.group(1) if m else None
 
 
 def in_node_flags(settings: AuditSettings) -> list[str]:

@@ -99,13 +99,20 @@ def run_kindcheck(config: Path, *, kubernetes_version: str | None = None, kubead
     if kubeadm_dir is not None:
         argv += ["-kubeadm-dir", str(kubeadm_dir)]
     argv.append(str(config))
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=_RUN_TIMEOUT)
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=_RUN_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise EnvironmentProblem(f"kindcheck did not finish checking {config} in {_RUN_TIMEOUT:.0f}s",
+                                 "is the machine overloaded? retry, or run it by hand: " + " ".join(argv)) from None
     if proc.returncode == 1:
         reason = proc.stderr.strip().removeprefix("kindcheck: ").removeprefix(f"{config}: ")
         raise InputError(config, None, "kind rejects this config: " + " ".join(reason.split()))
     if proc.returncode != 0:
-        raise EnvironmentProblem(f"kindcheck failed (exit {proc.returncode}): {proc.stderr.strip()}")
-    return json.loads(proc.stdout)
+        raise EnvironmentProblem(f"kindcheck failed (exit {proc.returncode}): {' '.join(proc.stderr.split())[-500:]}")
+    try:
+        return json.loads(proc.stdout)
+    except ValueError:
+        raise EnvironmentProblem(f"kindcheck printed no JSON report: {proc.stdout.strip()[:200]!r}") from None
 
 
 def validate(config: Path, expected_args: dict[str, str] | None = None, *, kubernetes_version: str | None = None,

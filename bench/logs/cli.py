@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import json
-from enum import Enum
 from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.console import Console
 
+from bench.formats import HELP as FORMAT_HELP
+from bench.formats import Format
 from bench.logs import reader
 
 app = typer.Typer(no_args_is_help=True, help="Analyse audit logs and webhook captures fast (DuckDB).")
 out = Console()
-
-
-class Format(str, Enum):
-    table = "table"
-    json = "json"
 
 
 def _print_json(doc: object) -> None:
@@ -30,7 +26,7 @@ def _print_json(doc: object) -> None:
 def scan_cmd(
     files: list[Path] = typer.Argument(..., help="Audit logs (plain, rotated, .gz), webhook captures (*.webhook.jsonl), EventList JSON, or directories of them."),
     top: int = typer.Option(10, "--top", min=1, help="How many top users and resources to list."),
-    fmt: Format = typer.Option(Format.table, "--format", help="table for people, json for machines."),
+    fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
 ) -> None:
     """Events and bytes by level, stage, verb, resource and user kind; top users and resources."""
     from bench.logs import render, scan
@@ -46,7 +42,7 @@ def scan_cmd(
 def detect_cmd(
     files: list[Path] = typer.Argument(..., help="Audit logs, webhook captures or EventList JSON."),
     production_namespace: str = typer.Option("production", "--production-namespace", help="Namespace whose exec events are flagged."),
-    fmt: Format = typer.Option(Format.table, "--format", help="table for people, json for machines (full events)."),
+    fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
 ) -> None:
     """The reference article's detections: secrets read by non-service-accounts, cluster-admin bindings, exec in production."""
     from bench.logs import detect, render
@@ -75,15 +71,19 @@ def bench_cmd(
     jq: str = typer.Option("/usr/bin/jq", "--jq", help="The jq binary to compare against."),
     queries: Optional[str] = typer.Option(None, "--queries", help="Comma-separated subset of queries to run."),
     repeat: int = typer.Option(3, "--repeat", min=1, help="auditbench runs per query (the median counts)."),
-    fmt: Format = typer.Option(Format.table, "--format"),
+    fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
 ) -> None:
     """Generate a synthetic audit log and time each query: auditbench MB/s next to jq on the same file."""
     from bench.logs import benchmark
 
+    from bench.outputs import output_dir
+
+    if directory is not None:
+        output_dir(directory, "--dir")
     selected = [q.strip() for q in queries.split(",")] if queries else None
     report = benchmark.run_benchmark(
         size_bytes=benchmark.parse_size(size), directory=directory, keep=keep, seed=seed, jq=jq,
-        queries=selected, repeat=repeat, echo=(lambda m: out.print(m, highlight=False)) if fmt is Format.table else None,
+        queries=selected, repeat=repeat, echo=(lambda m: out.print(m, highlight=False)) if fmt is not Format.json else None,
     )
     if fmt is Format.json:
         _print_json(report)
@@ -104,7 +104,7 @@ def _load_policies(paths: list[Path]) -> list:
 def whatif(
     captures: list[Path] = typer.Argument(..., help="Capture taken with a RequestResponse-for-everything policy that omits no stage (log files, webhook captures)."),
     policies: list[Path] = typer.Option([], "--policy", help="Candidate policy (repeat for several)."),
-    fmt: Format = typer.Option(Format.table, "--format", help="table for people, json for machines."),
+    fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
 ) -> None:
     """Predict what each policy would write for the captured traffic: events and bytes by level and rule."""
     from bench.logs import render
@@ -126,7 +126,7 @@ app.command("whatif")(whatif)
 def attribute_cmd(
     files: list[Path] = typer.Argument(..., help="Audit log(s) written under the policy."),
     policy: Path = typer.Option(..., "--policy", help="The policy that wrote the log."),
-    fmt: Format = typer.Option(Format.table, "--format", help="table for people, json for machines."),
+    fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
 ) -> None:
     """Events and bytes per policy rule: which rule makes the log big."""
     from bench.logs import attribution, render

@@ -19,6 +19,7 @@ import gzip
 import io
 import json
 import time
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +50,22 @@ class Source:
     file_bytes: int
 
 
+# What reading a damaged file raises: a truncated gzip ends in EOFError, a corrupt one in
+# BadGzipFile (an OSError) or zlib.error.
+_READ_ERRORS = (OSError, EOFError, zlib.error)
+
+
+def _unreadable(path: Path, exc: BaseException, line: int | None = None) -> InputError:
+    """One line naming the file (and the line reached) for a file that cannot be read."""
+    if isinstance(exc, EOFError):
+        reason = "truncated: the compressed file ends before its end-of-stream marker"
+    elif isinstance(exc, OSError) and exc.strerror:
+        reason = f"cannot read: {exc.strerror}"
+    else:
+        reason = f"cannot read: {exc}"
+    return InputError(path, f"after line {line}" if line else None, reason)
+
+
 def _open_binary(path: Path, compressed: bool) -> IO[bytes]:
     return gzip.open(path, "rb") if compressed else open(path, "rb")
 
@@ -63,16 +80,19 @@ def classify(path: str | Path) -> Source:
     path = Path(path)
     if not path.is_file():
         raise InputError(path, None, "no such file")
-    compressed = _is_gzip(path)
-    size = path.stat().st_size
+    try:
+        compressed = _is_gzip(path)
+        size = path.stat().st_size
+    except OSError as exc:
+        raise _unreadable(path, exc) from None
     name = path.name[:-3] if path.name.endswith(".gz") else path.name
     if name.endswith(WEBHOOK_SUFFIX):
         return Source(path, SourceKind.WEBHOOK, compressed, size)
     try:
         with _open_binary(path, compressed) as fh:
             head = fh.read(_SNIFF_BYTES)
-    except (OSError, EOFError) as exc:
-        raise InputError(path, None, f"cannot read: {exc}") from None
+    except _READ_ERRORS as exc:
+        raise _unreadable(path, exc) from None
     return Source(path, _sniff(path, head), compressed, size)
 
 
@@ -224,8 +244,10 @@ def _document_events(source: Source) -> list[dict[str, Any]]:
     try:
         with _open_binary(source.path, source.compressed) as fh:
             doc = json.load(io.TextIOWrapper(fh, encoding="utf-8"))
-    except ValueError as exc:
+    except ValueError as exc:  # UnicodeDecodeError included
         raise InputError(source.path, None, f"not a JSON document: {exc}") from None
+    except _READ_ERRORS as exc:
+        raise _unreadable(source.path, exc) from None
     if isinstance(doc, dict) and isinstance(doc.get("items"), list):
         items = doc["items"]
     elif isinstance(doc, list):
@@ -242,11 +264,15 @@ def _document_events(source: Source) -> list[dict[str, Any]]:
 
 def iter_lines(source: Source) -> Iterator[tuple[int, bytes]]:
     """(line number, raw line without newline) of a LOG or WEBHOOK file, blank lines skipped."""
-    with _open_binary(source.path, source.compressed) as fh:
-        for n, raw in enumerate(fh, 1):
-            line = raw.rstrip(b"\r\n")
-            if line.strip():
-                yield n, line
+    n = 0
+    try:
+        with _open_binary(source.path, source.compressed) as fh:
+            for n, raw in enumerate(fh, 1):
+                line = raw.rstrip(b"\r\n")
+                if line.strip():
+                    yield n, line
+    except _READ_ERRORS as exc:
+        raise _unreadable(source.path, exc, n) from None
 
 
 def iter_events(sources: Iterable[Source]) -> Iterator[tuple[dict[str, Any], int]]:
@@ -288,8 +314,8 @@ def first_bad_line(source: Source) -> str | None:
                 json.loads(line)
             except ValueError as exc:
                 return f"line {n}: not valid JSON ({exc})"
-    except (OSError, EOFError) as exc:
-        return f"cannot read: {exc}"
+    except InputError as exc:
+        return exc.line().removeprefix(f"{source.path}: ")
     return None
 
 

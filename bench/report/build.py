@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -300,10 +299,6 @@ def build_capacity(ref: str | Path, rate: float, profile: str, retention_days: f
                   burst_factor=burst_factor, rows=rows, plot=str(plot.relative_to(out)) if plot else None)
     md = atomic.write_text(out / f"capacity-{tag}.md", text)
     return CapacityFiles(md, plot, text)
-
-
-def dump_json(obj: Any) -> str:
-    return json.dumps(obj, indent=2, sort_keys=True, default=str)
 
 
 # --- plan --------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from bench import atomic
+from bench.outputs import output_dir, output_file
 
 out = Console()
 
@@ -31,6 +32,9 @@ def compare(
     """Compare two runs (variants matched by id) or two variants, side by side, with gates."""
     from bench.report.build import run_compare
 
+    for path, flag in ((junit, "--junit"), (markdown, "--markdown")):
+        if path is not None:
+            output_file(path, flag)
     outcome = run_compare(reference, candidate, fail_on or [], root=results_dir, seed=seed)
     out.print(outcome.markdown, markup=False, highlight=False)
     if junit:
@@ -51,6 +55,8 @@ def report(
     """Write report.md, report.html, plots and PerfData JSON for a run."""
     from bench.report.build import build_report
 
+    if out_dir is not None:
+        output_dir(out_dir, "--out")
     files = build_report(run, out=out_dir, root=results_dir)
     out.print(f"plots: {len(files.plots)}, PerfData: {files.perfdata}")
     out.print(f"report: {files.markdown}")
@@ -69,6 +75,8 @@ def capacity(
     """Project disk, rotation, webhook headroom and CPU for each policy at a target rate."""
     from bench.report.build import build_capacity
 
+    if out_dir is not None:
+        output_dir(out_dir, "--out")
     files = build_capacity(run, rate, profile, retention_days, burst, out=out_dir, root=results_dir)
     out.print(files.text, markup=False, highlight=False)
     out.print(f"capacity plan: {files.markdown}")

@@ -66,13 +66,22 @@ def load_scenario(path: str | Path, check_policies: bool = True, policies: Path 
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise InputError(path, None, f"not valid YAML: {exc}") from None
+        raise InputError(path, None, f"not valid YAML: {_yaml_problem(exc)}") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(path, None, f"not UTF-8 text (byte {exc.start}: {exc.object[exc.start:exc.start + 1]!r})") from None
     except OSError as exc:
         raise InputError(path, None, f"cannot read: {exc.strerror}") from None
     scenario = parse_scenario(doc, path)
     if check_policies:
         _check_policies(scenario, path, policies)
     return scenario
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's message on one line: where, then what."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"line {mark.line + 1} column {mark.column + 1}: " if mark is not None else ""
+    return where + " ".join(str(getattr(exc, "problem", None) or exc).split())
 
 
 def _check_policies(scenario: Scenario, where: Path, base: Path | None) -> None:

@@ -14,14 +14,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.errors import InputError
+from bench.controlplane.audit import WebhookBackend
 from bench.durations import format_duration
+from bench.errors import InputError
 from bench.scenario.loader import policy_name, resolve_policy
 from bench.scenario.model import LogMatrix, Scenario, WebhookMatrix
 
 BASELINE = "baseline"
-_DEFAULT_MAX_SIZE = 400
-_DEFAULT_BUFFER = 10000
+# Variant ids name a batch size or buffer only where it differs from the setting's default.
+_DEFAULT_BATCH = WebhookBackend().batch
 
 
 @dataclass(frozen=True)
@@ -162,9 +163,9 @@ def _webhook_part(wh: WebhookSettings | None) -> str | None:
     if wh.mode != "batch":
         return {"blocking": "wh-blocking", "blocking-strict": "wh-strict"}[wh.mode]
     part = f"wh-batch-{format_duration(wh.batch_max_wait_s or 0.0)}"
-    if wh.batch_max_size != _DEFAULT_MAX_SIZE:
+    if wh.batch_max_size != _DEFAULT_BATCH.max_size:
         part += f"-n{wh.batch_max_size}"
-    if wh.batch_buffer_size != _DEFAULT_BUFFER:
+    if wh.batch_buffer_size != _DEFAULT_BATCH.buffer_size:
         part += f"-buf{wh.batch_buffer_size}"
     return part
 

@@ -8,7 +8,7 @@ written back as strings, so a dumped scenario reads like the file it came from.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -17,18 +17,32 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from bench.errors import InputError
+from bench.controlplane.audit import AuditSettings, BatchSettings, LogBackend, WebhookBackend
 from bench.durations import format_duration, parse_duration
+from bench.errors import InputError
 
-T = TypeVar("T")
-
-# Traffic profiles shipped with the project (locust weights in YAML, issue 5).
-KNOWN_PROFILES = ("mixed", "read-heavy", "write-heavy", "security", "noisy")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+# The audit settings' own defaults and constraints (bench.controlplane.audit): a scenario
+# field takes what the setting takes, defaulting to what the setting defaults to.
+_LOG = LogBackend()
+_HOOK = WebhookBackend()
+# Bounds of the traffic generator (bench/traffic/launcher.py), checked here so a bad value
+# stops the scenario before any cluster starts instead of failing every variant.
+MAX_USERS = 5000
+MAX_TARGET_RPS = 1_000_000.0
+MAX_DURATION_S = 86400.0
+MAX_WARMUP_S = 3600.0
+
+
+def _like(model: type[BaseModel], name: str) -> Any:
+    """The type of ``model.name`` with its constraints (Field(gt=0), ...) attached."""
+    info = model.model_fields[name]
+    return Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
 
 
 def _duration(value: Any) -> float:
@@ -51,12 +65,14 @@ def _as_list(value: Any) -> Any:
     return value if isinstance(value, list) else [value]
 
 
+def _dimension(item: Any) -> Any:
+    """A matrix dimension: a non-empty list of ``item`` (a scalar is a one-element list)."""
+    return Annotated[list[item], BeforeValidator(_as_list), Field(min_length=1)]
+
+
 Duration = Annotated[float, BeforeValidator(_duration), PlainSerializer(format_duration, return_type=str)]
-Durations = Annotated[list[Duration], BeforeValidator(_as_list), Field(min_length=1)]
-Bools = Annotated[list[bool], BeforeValidator(_as_list), Field(min_length=1)]
-PositiveInts = Annotated[list[Annotated[int, Field(gt=0)]], BeforeValidator(_as_list), Field(min_length=1)]
-Mode = Literal["batch", "blocking", "blocking-strict"]
-Modes = Annotated[list[Mode], BeforeValidator(_as_list), Field(min_length=1)]
+Durations = _dimension(Duration)
+Bools = _dimension(bool)
 
 
 class _Strict(BaseModel):
@@ -73,26 +89,45 @@ def _no_duplicates(values: list[Any]) -> list[Any]:
 
 
 class LogMatrix(_Strict):
-    """--audit-log-*; defaults are the reference article's rotation settings (30/10/100)."""
+    """--audit-log-*; defaults are LogBackend's (the reference article's rotation, 30/10/100)."""
 
-    enabled: Bools = [True]
-    maxage: Annotated[int, Field(ge=0)] = 30
-    maxbackup: Annotated[int, Field(ge=0)] = 10
-    maxsize: Annotated[int, Field(ge=0)] = 100
-    mode: Modes = ["blocking"]
-    format: Literal["json", "legacy"] = "json"
-    compress: bool = False
-    batch_max_size: Annotated[int, Field(gt=0)] | None = None
-    batch_buffer_size: Annotated[int, Field(gt=0)] | None = None
+    enabled: Bools = [_LOG.enabled]
+    maxage: _like(LogBackend, "maxage") = _LOG.maxage  # type: ignore[valid-type]
+    maxbackup: _like(LogBackend, "maxbackup") = _LOG.maxbackup  # type: ignore[valid-type]
+    maxsize: _like(LogBackend, "maxsize") = _LOG.maxsize  # type: ignore[valid-type]
+    mode: _dimension(_like(LogBackend, "mode")) = [_LOG.mode]  # type: ignore[valid-type]
+    format: str = _LOG.format
+    compress: bool = _LOG.compress
+    # None: the log backend's own batch defaults (LogBackend().batch), used in batch mode only.
+    batch_max_size: _like(BatchSettings, "max_size") | None = None  # type: ignore[valid-type]
+    batch_buffer_size: _like(BatchSettings, "buffer_size") | None = None  # type: ignore[valid-type]
     batch_max_wait: Duration | None = None
 
     _unique = field_validator("enabled", "mode")(_no_duplicates)
 
+    @field_validator("format")
+    @classmethod
+    def _json_only(cls, value: str) -> str:
+        if value == "legacy":
+            raise ValueError("the legacy format cannot be measured: auditbench counts events and bytes "
+                             "from the log's JSON lines (use json)")
+        if value != "json":
+            raise ValueError(f"unknown log format {value!r} (kube-apiserver writes json or legacy)")
+        return value
+
+    @model_validator(mode="after")
+    def _batch_needs_batch_mode(self) -> LogMatrix:
+        given = [n for n in ("batch_max_size", "batch_buffer_size", "batch_max_wait") if getattr(self, n) is not None]
+        if given and "batch" not in self.mode and True in self.enabled:
+            raise ValueError(f"{given[0]} applies to mode batch only, and no mode is batch: "
+                             "kube-apiserver would ignore it")
+        return self
+
 
 class Throttle(_Strict):
-    enable: bool = True
-    qps: Annotated[float, Field(gt=0)] = 10.0
-    burst: Annotated[int, Field(gt=0)] = 15
+    enable: bool = _HOOK.batch.throttle_enable
+    qps: _like(BatchSettings, "throttle_qps") = _HOOK.batch.throttle_qps  # type: ignore[valid-type]
+    burst: _like(BatchSettings, "throttle_burst") = _HOOK.batch.throttle_burst  # type: ignore[valid-type]
 
 
 class ReceiverFaults(_Strict):
@@ -104,13 +139,13 @@ class ReceiverFaults(_Strict):
 
 
 class WebhookMatrix(_Strict):
-    """--audit-webhook-*; defaults are kube-apiserver's (batch, 30s, 400, 10000, 10 qps/15)."""
+    """--audit-webhook-*; defaults are WebhookBackend's, i.e. kube-apiserver's (batch, 30s, 400, 10000, 10 qps/15)."""
 
-    enabled: Bools = [False]
-    mode: Modes = ["batch"]
-    batch_max_wait: Durations = [30.0]  # type: ignore[assignment]
-    batch_max_size: PositiveInts = [400]
-    batch_buffer_size: PositiveInts = [10000]
+    enabled: Bools = [_HOOK.enabled]
+    mode: _dimension(_like(WebhookBackend, "mode")) = [_HOOK.mode]  # type: ignore[valid-type]
+    batch_max_wait: Durations = [parse_duration(_HOOK.batch.max_wait)]  # type: ignore[assignment]
+    batch_max_size: _dimension(_like(BatchSettings, "max_size")) = [_HOOK.batch.max_size]  # type: ignore[valid-type]
+    batch_buffer_size: _dimension(_like(BatchSettings, "buffer_size")) = [_HOOK.batch.buffer_size]  # type: ignore[valid-type]
     throttle: Throttle = Throttle()
     initial_backoff: Duration | None = None
     receiver: ReceiverFaults = ReceiverFaults()
@@ -119,45 +154,114 @@ class WebhookMatrix(_Strict):
         "enabled", "mode", "batch_max_wait", "batch_max_size", "batch_buffer_size"
     )(_no_duplicates)
 
+    @model_validator(mode="after")
+    def _nothing_ignored(self) -> WebhookMatrix:
+        # A setting that no variant uses would be silently dropped: refuse it instead.
+        default = WebhookMatrix.model_construct()
+        changed = [n for n in ("batch_max_wait", "batch_max_size", "batch_buffer_size", "throttle")
+                   if getattr(self, n) != getattr(default, n)]
+        if True not in self.enabled:
+            changed += [n for n in ("mode", "initial_backoff", "receiver") if getattr(self, n) != getattr(default, n)]
+            if changed:
+                raise ValueError(f"{changed[0]} is set but the webhook backend is not enabled (enabled: true)")
+        elif changed and "batch" not in self.mode:
+            raise ValueError(f"{changed[0]} applies to mode batch only, and no mode is batch: "
+                             "kube-apiserver would ignore it")
+        return self
+
 
 class AuditMatrix(_Strict):
     log: LogMatrix = LogMatrix()
     webhook: WebhookMatrix = WebhookMatrix()
 
+    @classmethod
+    def of(cls, settings: AuditSettings, receiver: ReceiverFaults | None = None) -> AuditMatrix:
+        """The one-variant matrix of ``settings`` (what `auditbench measure` runs)."""
+        log, hook = settings.log, settings.webhook
+        faults = receiver or ReceiverFaults()
+        webhook = WebhookMatrix(enabled=[False], receiver=faults)
+        if hook.enabled:
+            batch = {}
+            if hook.mode == "batch":  # outside batch mode kube-apiserver has no batch flags
+                batch = dict(batch_max_wait=[hook.batch.max_wait], batch_max_size=[hook.batch.max_size],
+                             batch_buffer_size=[hook.batch.buffer_size],
+                             throttle=Throttle(enable=hook.batch.throttle_enable, qps=hook.batch.throttle_qps,
+                                               burst=hook.batch.throttle_burst))
+            webhook = WebhookMatrix(enabled=[True], mode=[hook.mode], initial_backoff=hook.initial_backoff,
+                                    receiver=faults, **batch)
+        return cls(
+            log=LogMatrix(enabled=[log.enabled], maxage=log.maxage, maxbackup=log.maxbackup, maxsize=log.maxsize,
+                          mode=[log.mode], format=log.format, compress=log.compress),
+            webhook=webhook,
+        )
 
-PositiveRates = Annotated[list[Annotated[float, Field(gt=0, le=1_000_000)]], BeforeValidator(_as_list), Field(min_length=1)]
-Fractions = Annotated[list[Annotated[float, Field(gt=0, le=2)]], BeforeValidator(_as_list), Field(min_length=1)]
+
+def _known_profile(name: str) -> str:
+    from bench.traffic.profiles import profile_names  # the profiles Locust runs: profiles.yaml
+
+    known = profile_names()
+    if name not in known:
+        raise ValueError(f"unknown traffic profile {name!r} (known: {', '.join(known)})")
+    return name
 
 
 class Traffic(_Strict):
-    """Closed loop (``users``, no think time: a saturation test) or open loop at fixed offered
-    rates, the method for overhead: ``rates`` (req/s) or ``capacity_fractions`` of the
-    baseline's capacity measured at the start of the run (bench.capacity). Every variant of
-    a repeat runs at the same offered rates."""
+    """The load of every variant: closed loop (``users``, no think time: a saturation test)
+    or open loop at fixed offered rates, the method for overhead: ``rates`` (req/s) or
+    ``capacity_fractions`` of the baseline's capacity, measured once at the start of the run
+    (bench.measure.capacity). Every variant of a repeat runs at the same offered rates.
 
-    profiles: Annotated[list[str], BeforeValidator(_as_list), Field(min_length=1)] = ["mixed"]
+    ``duration`` is the measured window and is always given. ``requests`` ends the window
+    early once that many requests are recorded; the window still bounds it, so a cap the
+    window cannot reach is refused here rather than silently cut short.
+    """
+
+    profiles: _dimension(Annotated[str, AfterValidator(_known_profile)]) = ["mixed"]  # type: ignore[valid-type]
     mode: Literal["closed", "open"] = "closed"
-    users: Annotated[int, Field(ge=1)] | None = None
-    target_rps: Annotated[float, Field(gt=0)] | None = None
-    rates: PositiveRates | None = None
-    capacity_fractions: Fractions | None = None
+    users: Annotated[int, Field(ge=1, le=MAX_USERS)] | None = None
+    target_rps: Annotated[float, Field(gt=0, le=MAX_TARGET_RPS)] | None = None
+    rates: _dimension(Annotated[float, Field(gt=0, le=MAX_TARGET_RPS)]) | None = None  # type: ignore[valid-type]
+    capacity_fractions: _dimension(Annotated[float, Field(gt=0, le=2)]) | None = None  # type: ignore[valid-type]
     schedule: Literal["constant", "poisson"] = "constant"
     duration: Duration | None = None
     requests: Annotated[int, Field(ge=1)] | None = None
     warmup: Duration = 5.0
 
-    @field_validator("profiles")
+    _unique = field_validator("profiles")(_no_duplicates)
+
+    @field_validator("duration")
     @classmethod
-    def _known_profiles(cls, values: list[str]) -> list[str]:
-        for v in values:
-            if v not in KNOWN_PROFILES:
-                raise ValueError(f"unknown traffic profile {v!r} (known: {', '.join(KNOWN_PROFILES)})")
-        return _no_duplicates(values)
+    def _window(cls, value: float | None) -> float | None:
+        if value is not None and not (0 < value <= MAX_DURATION_S):
+            raise ValueError(f"the window must be more than 0s and at most {format_duration(MAX_DURATION_S)}")
+        return value
+
+    @field_validator("warmup")
+    @classmethod
+    def _warmup(cls, value: float) -> float:
+        if value > MAX_WARMUP_S:
+            raise ValueError(f"at most {format_duration(MAX_WARMUP_S)}")
+        return value
+
+    @field_validator("requests")
+    @classmethod
+    def _cap_fits_window(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is None or "duration" not in info.data:
+            return value  # a bad duration is reported on its own
+        window = info.data["duration"]
+        if window is None:
+            raise ValueError("requests needs duration too: the window ends when either is reached")
+        rates = info.data.get("rates") or [info.data.get("target_rps")]
+        rate = min((r for r in rates if r), default=None) if info.data.get("mode") == "open" else None
+        if rate and value > rate * window:
+            raise ValueError(f"{value} requests at {rate:g} req/s take {format_duration(value / rate)}, "
+                             f"longer than the {format_duration(window)} window: raise duration or lower requests")
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> Traffic:
-        if (self.duration is None) == (self.requests is None):
-            raise ValueError("set exactly one of duration or requests")
+        if self.duration is None and self.requests is None:
+            raise ValueError("set duration (the measured window)")
         if self.mode == "closed" and self.users is None:
             raise ValueError("closed-loop traffic needs users")
         given = [k for k in ("target_rps", "rates", "capacity_fractions") if getattr(self, k) is not None]
@@ -214,6 +318,18 @@ class Scenario(_Strict):
             raise ValueError("use lowercase letters, digits, '.', '_' and '-'")
         return v
 
+    @field_validator("timeout")
+    @classmethod
+    def _timeout_fits(cls, value: float | None, info: ValidationInfo) -> float | None:
+        traffic = info.data.get("traffic")
+        if value is None or traffic is None or traffic.duration is None:
+            return value
+        needed = traffic.warmup + traffic.duration
+        if value <= needed:
+            raise ValueError(f"{format_duration(value)} is not more than warm-up + window "
+                             f"({format_duration(needed)}): every variant would time out")
+        return value
+
     @field_validator("policies")
     @classmethod
     def _policies(cls, values: list[str]) -> list[str]:
@@ -226,5 +342,4 @@ class Scenario(_Strict):
         """Per-variant limit: explicit, or generous for start + warm-up + window + drain."""
         if self.timeout is not None:
             return self.timeout
-        window = self.traffic.duration if self.traffic.duration is not None else 600.0
-        return 120.0 + 3 * (self.traffic.warmup + window)
+        return 120.0 + 3 * (self.traffic.warmup + (self.traffic.duration or 0.0))

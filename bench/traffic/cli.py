@@ -10,25 +10,25 @@ import json
 import tempfile
 from enum import Enum
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from bench.errors import InputError
+from bench.formats import HELP as FORMAT_HELP
+from bench.formats import Format
+from bench.outputs import output_dir
 from bench.paths import project_root
 from bench.durations import parse_duration
-from bench.traffic.launcher import TrafficResult
 from bench.traffic.profiles import DEFAULT_FILE, load_profiles
+
+if TYPE_CHECKING:  # the launcher brings pandas: imported only by `traffic run`
+    from bench.traffic.launcher import TrafficResult
 
 app = typer.Typer(no_args_is_help=True, help="Locust traffic profiles for the apiserver.")
 out = Console(highlight=False, soft_wrap=True)
-
-
-class Format(str, Enum):
-    text = "text"
-    json = "json"
 
 
 class Mode(str, Enum):
@@ -39,7 +39,7 @@ class Mode(str, Enum):
 @app.command("profiles")
 def profiles_cmd(
     file: Path = typer.Option(DEFAULT_FILE, "--file", help="Profiles YAML to validate and list."),
-    fmt: Format = typer.Option(Format.text, "--format", help="text or json"),
+    fmt: Format = typer.Option(Format.text, "--format", help=FORMAT_HELP),
 ) -> None:
     """Validate a profiles file and list its profiles with each class's share and identity."""
     profiles = load_profiles(file).profiles
@@ -79,7 +79,7 @@ def run_cmd(
     seed: int = typer.Option(1, "--seed"),
     profiles_file: Path = typer.Option(DEFAULT_FILE, "--profiles-file"),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Keep samples here (default: a temp dir)."),
-    fmt: Format = typer.Option(Format.text, "--format", help="text or json"),
+    fmt: Format = typer.Option(Format.text, "--format", help=FORMAT_HELP),
 ) -> None:
     """Start a local cluster with POLICY, run one profile, print rate, latency and load-generator CPU."""
     from bench.controlplane.audit import AuditSettings
@@ -91,8 +91,7 @@ def run_cmd(
     if mode is Mode.closed and users is None:
         users = 4
     duration_s, warmup_s = _seconds(duration, "--duration"), _seconds(warmup, "--warmup")
-    work = out_dir or Path(tempfile.mkdtemp(prefix="auditbench-traffic-"))
-    work.mkdir(parents=True, exist_ok=True)
+    work = output_dir(out_dir, "--out") if out_dir else Path(tempfile.mkdtemp(prefix="auditbench-traffic-"))
     with LocalCluster(audit=AuditSettings(policy=policy)) as cluster:
         result = run_traffic(ClusterInfo.from_local(cluster), profile, mode.value, users, target_rps, duration_s,
                              warmup_s, seed, work / "samples.csv.gz", work / "canaries.txt", workers=workers,

@@ -12,9 +12,6 @@ from dataclasses import dataclass
 
 from bench.traffic.catalog import NAMESPACE_ROLES
 
-SEED_KINDS = ("secret", "configmap", "pod", "endpoints", "role", "lease")
-
-
 def new_prefix() -> str:
     return "ab-" + secrets.token_hex(3)
 

@@ -6,6 +6,7 @@ duplicate YAML keys are errors naming the file and the field.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -159,6 +160,12 @@ def load_profiles(path: str | Path = DEFAULT_FILE) -> ProfileFile:
     except yaml.YAMLError as exc:
         raise InputError(path, None, f"invalid YAML: {exc}") from None
     return parse_profiles(doc, path)
+
+
+@functools.lru_cache(maxsize=8)
+def profile_names(path: Path = DEFAULT_FILE) -> tuple[str, ...]:
+    """The profiles ``path`` defines (scenario files are checked against these)."""
+    return tuple(load_profiles(path).profiles)
 
 
 def load_profile(name: str, path: str | Path = DEFAULT_FILE) -> Profile:

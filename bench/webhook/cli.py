@@ -10,7 +10,11 @@ from typing import Optional
 import typer
 from rich.console import Console
 
+from bench.controlplane.audit import WebhookBackend
 from bench.errors import InputError
+from bench.outputs import output_dir
+from bench.formats import HELP as FORMAT_HELP
+from bench.formats import Format
 
 webhook_app = typer.Typer(no_args_is_help=True, help="The audit webhook receiver: run one, or benchmark it.")
 out = Console()
@@ -19,9 +23,9 @@ out = Console()
 @webhook_app.command("bench")
 def bench_cmd(
     events: int = typer.Option(500_000, help="Events to send in total (rounded up to whole batches)."),
-    batch: int = typer.Option(400, help="Events per EventList batch (the apiserver's default batch-max-size)."),
+    batch: int = typer.Option(WebhookBackend().batch.max_size, help="Events per EventList batch (default: the apiserver's batch-max-size)."),
     senders: int = typer.Option(2, help="Sender processes, each with one keep-alive HTTPS connection."),
-    fmt: str = typer.Option("text", "--format", help="text or json"),
+    fmt: Format = typer.Option(Format.text, "--format", help=FORMAT_HELP),
 ) -> None:
     """Drive a receiver over loopback HTTPS with realistic EventList batches; print events/s and MB/s."""
     from bench.webhook.benchmark import run
@@ -31,10 +35,8 @@ def bench_cmd(
             raise InputError(None, name, f"must be positive, got {value}")
     if events > 50_000_000:
         raise InputError(None, "--events", "at most 50,000,000 (the run must stay bounded)")
-    if fmt not in ("text", "json"):
-        raise InputError(None, "--format", f"must be text or json, got {fmt!r}")
     result = run(events, batch, senders)
-    if fmt == "json":
+    if fmt is Format.json:
         print(json.dumps(result, indent=2))
         return
     lag = result["lag_ms"]
@@ -66,7 +68,7 @@ def serve_cmd(
     if (down_after is None) != (down_for == 0):
         raise InputError(None, "--down-after/--down-for", "give both, or neither")
     faults = Faults(delay_ms=delay_ms, error_rate=error_rate, seed=seed, down_after_s=down_after, down_for_s=down_for)
-    receiver = Receiver.start_in(directory, faults)
+    receiver = Receiver.start_in(output_dir(directory, "--dir"), faults)
     try:
         out.print(f"receiver: {receiver.url} (pid {receiver.pid})", highlight=False)
         out.print(f"kubeconfig for --audit-webhook-config-file: {receiver.kubeconfig_path}", highlight=False)

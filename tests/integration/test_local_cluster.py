@@ -18,6 +18,7 @@ from bench.controlplane.build import _K8S_VERSION, binary_version
 from bench.controlplane.local import LocalCluster
 from bench.controlplane.procs import reap_orphans
 from bench.logs.reader import log_events, log_files, wait_for_events
+from tests.procnet import listeners_of
 
 pytestmark = pytest.mark.integration
 
@@ -38,13 +39,11 @@ def test_cluster_is_ready_and_processes_bind_loopback(seed_cluster):
     assert seed_cluster.client().get("/readyz").status == 200
     for child in seed_cluster.children:
         assert child.running(), child.name
-    assert all(f"127.0.0.1:{p}" for p in seed_cluster.ports.values())
-    listening = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True).stdout
-    pids = {str(c.pid) for c in seed_cluster.children}
-    for line in listening.splitlines():
-        if any(f"pid={pid}," in line for pid in pids):
-            local = line.split()[3]
-            assert local.startswith(("127.0.0.1:", "[::1]:")), line
+    # Every port the cluster allotted is listened on by one of its processes, and every
+    # listener those processes have is on loopback (read from /proc/net, not assumed).
+    owned = [entry for child in seed_cluster.children for entry in listeners_of(child.pid)]
+    assert {entry.port for entry in owned} >= set(seed_cluster.ports.values()), (owned, seed_cluster.ports)
+    assert owned and all(entry.loopback for entry in owned), [e for e in owned if not e.loopback]
 
 
 def test_admin_kubeconfig_is_private(seed_cluster):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -55,9 +54,8 @@ def test_parse_size() -> None:
             benchmark.parse_size(bad)
 
 
-@pytest.mark.skipif(shutil.which("jq") is None, reason="jq is not installed (apt-get install -y jq)")
-def test_every_query_agrees_with_its_jq_form(tmp_path: Path) -> None:
-    report = benchmark.run_benchmark(2_000_000, directory=tmp_path, keep=True, seed=2)
+def test_every_query_agrees_with_its_jq_form(jq: str, tmp_path: Path) -> None:
+    report = benchmark.run_benchmark(2_000_000, directory=tmp_path, keep=True, seed=2, jq=jq)
     assert [q["name"] for q in report["queries"]] == [q.name for q in benchmark.queries()]
     assert all(q["answers_agree"] for q in report["queries"]), [q["name"] for q in report["queries"] if not q["answers_agree"]]
     assert (tmp_path / "audit.log").stat().st_size == report["bytes"]

@@ -7,17 +7,12 @@ expressions, verbatim, and compare event for event, in order.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
-
-import pytest
 
 from bench.logs import detect, reader, synth
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "logs"
-JQ = shutil.which("jq")
-needs_jq = pytest.mark.skipif(JQ is None, reason="jq is not installed (apt-get install -y jq)")
 
 # The reference article's expressions, character for character (namespace aside).
 ARTICLE = {
@@ -33,8 +28,8 @@ ARTICLE = {
 }
 
 
-def run_jq(expr: str, path: Path) -> list[dict]:
-    proc = subprocess.run([JQ, "-c", expr, str(path)], capture_output=True, text=True, check=False)
+def run_jq(jq: str, expr: str, path: Path) -> list[dict]:
+    proc = subprocess.run([jq, "-c", expr, str(path)], capture_output=True, text=True, check=False)
     # 5: some inputs raised a jq error (no username, objectRef not an object); jq goes on.
     assert proc.returncode in (0, 5), proc.stderr
     return [json.loads(line) for line in proc.stdout.splitlines()]
@@ -44,34 +39,31 @@ def ours(path: Path, namespace: str = "production") -> dict[str, list[dict]]:
     return {f.detection.name: f.events for f in detect.detect(reader.expand([path]), namespace)}
 
 
-@needs_jq
-def test_fixture_identical_to_article_jq() -> None:
+def test_fixture_identical_to_article_jq(jq: str) -> None:
     path = FIXTURES / "detect-cases.log"
     got = ours(path)
     counts = {}
     for name, expr in ARTICLE.items():
-        want = run_jq(expr, path)
+        want = run_jq(jq, expr, path)
         assert got[name] == want, name
         counts[name] = len(want)
     # The fixture is built so each detection finds something and rejects near misses.
     assert counts == {"secrets-read-by-non-serviceaccount": 6, "clusterrolebinding-to-cluster-admin": 1, "exec-in-production": 2}
 
 
-@needs_jq
-def test_namespace_is_configurable() -> None:
+def test_namespace_is_configurable(jq: str) -> None:
     path = FIXTURES / "detect-cases.log"
     got = ours(path, "staging")["exec-in-production"]
-    want = run_jq(ARTICLE["exec-in-production"].replace('"production"', '"staging"'), path)
+    want = run_jq(jq, ARTICLE["exec-in-production"].replace('"production"', '"staging"'), path)
     assert got == want and len(want) == 1
 
 
-@needs_jq
-def test_synthetic_log_identical_to_article_jq(tmp_path: Path) -> None:
+def test_synthetic_log_identical_to_article_jq(jq: str, tmp_path: Path) -> None:
     path = tmp_path / "audit.log"
     synth.write_log(path, 4_000_000, seed=3)
     got = ours(path)
     for name, expr in ARTICLE.items():
-        want = run_jq(expr, path)
+        want = run_jq(jq, expr, path)
         assert want, f"the synthetic log should contain {name} events"
         assert got[name] == want, name
 

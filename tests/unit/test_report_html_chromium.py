@@ -1,7 +1,7 @@
 """Open report.html in headless Chromium and check that every plot image loads.
 
-Needs the Debian package `chromium` (CI: `apt-get install -y chromium`); skipped only
-when /usr/bin/chromium is absent.
+Needs the Debian package `chromium` (CI: `apt-get install -y chromium`); without it the
+tests skip on a developer's machine and fail in CI (tests/crosscheck.py).
 """
 
 from __future__ import annotations
@@ -14,9 +14,14 @@ from pathlib import Path
 import pytest
 
 from bench.report.build import build_report
+from tests.crosscheck import require_tool
 
 CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (apt-get install -y chromium)")
+
+
+@pytest.fixture(autouse=True)
+def _chromium() -> None:
+    require_tool("chromium", "apt-get install -y chromium", CHROMIUM)
 
 _FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "results" / "synthetic.py"
 

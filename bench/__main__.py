@@ -1,0 +1,5 @@
+"""`python -m bench` runs the `auditbench` command."""
+
+from bench.cli import main
+
+main()
