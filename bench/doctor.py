@@ -39,6 +39,10 @@ def checks() -> list[tuple[str, bool, str]]:
             rows.append((f"python: {dep}", True, md.version(dep)))
         except md.PackageNotFoundError:
             rows.append((f"python: {dep}", False, "pip install -e . (from the checkout)"))
+    for tool in ("setpriv", "taskset"):  # every child is started through them (bench.controlplane.procs)
+        path = shutil.which(tool)
+        rows.append((f"{tool} (util-linux)", path is not None,
+                     _run([tool, "--version"]) if path else "apt-get install util-linux"))
     jq = shutil.which("jq")
     rows.append(("jq (detections cross-check, logs bench)", jq is not None, _run(["jq", "--version"]) if jq else "apt-get install jq"))
     docker = shutil.which("docker")

@@ -64,6 +64,5 @@ def bench_cmd(
                       f"rbac {t.rbac_s:.2f}s, controller-manager {t.controller_manager_s:.2f}s", highlight=False)
             t0 = time.monotonic()
         stops.append(time.monotonic() - t0)
-        cluster.cleanup_run_dir()
     out.print(f"start-to-ready: median {statistics.median(ready):.2f}s, min {min(ready):.2f}s, max {max(ready):.2f}s "
               f"over {starts} starts; stop: median {statistics.median(stops):.2f}s", highlight=False)
