@@ -66,12 +66,15 @@ def _register() -> None:
 
 
 def main() -> None:
+    from bench.signals import term_as_interrupt, terminated_exit_code
+
+    term_as_interrupt()  # SIGTERM runs the same cleanup as Ctrl-C (no orphaned go build or cluster)
     _register()
     try:
         # With standalone_mode=False click returns a command's exit code instead of exiting.
         rc = app(standalone_mode=False)
         if isinstance(rc, int) and rc:
-            sys.exit(rc)
+            sys.exit(terminated_exit_code() or rc)  # 143 after SIGTERM, as a shell expects
     except InputError as exc:
         err.print(f"[red]error:[/red] {exc.line()}", highlight=False, soft_wrap=True)
         sys.exit(2)
@@ -84,7 +87,7 @@ def main() -> None:
         err.print("aborted")
         sys.exit(130)
     except KeyboardInterrupt:
-        sys.exit(130)
+        sys.exit(terminated_exit_code() or 130)
     except Exception as exc:  # click usage errors carry their own exit code
         import click
 

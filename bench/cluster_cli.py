@@ -4,7 +4,6 @@ They use the backends (bench.controlplane, bench.webhook) but live outside them.
 
 from __future__ import annotations
 
-import signal
 import time
 from pathlib import Path
 from typing import Optional
@@ -15,6 +14,7 @@ from rich.table import Table
 
 from bench.audit_options import settings_from_options
 from bench.controlplane import build as cpbuild
+from bench.signals import term_as_interrupt
 
 out = Console()
 
@@ -104,11 +104,3 @@ def register(app: typer.Typer) -> None:
             bad += 0 if ok else 1
         out.print(table)
 
-
-def term_as_interrupt() -> None:
-    """SIGTERM/SIGHUP take the same clean path as Ctrl-C."""
-    def handler(signum, frame):  # noqa: ARG001
-        raise KeyboardInterrupt
-
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, handler)

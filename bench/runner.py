@@ -1,5 +1,9 @@
 """Run a scenario matrix: interleaved repeats, per-variant timeouts, resume, clean Ctrl-C.
 
+The control-plane binaries are resolved (and built, the first time: about ten minutes) before
+the run starts, with their own progress line, so a build never counts against a variant's
+timeout; Ctrl-C or SIGTERM during the build kills the whole `go build` process group.
+
 Every finished variant is written (atomically) before the next starts, so an interrupted
 or killed run keeps what finished and `--resume RUN_ID` picks up the rest.
 """
@@ -7,6 +11,7 @@ or killed run keeps what finished and `--resume RUN_ID` picks up the rest.
 from __future__ import annotations
 
 import signal
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +20,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from bench.controlplane.build import resolve
 from bench.errors import InputError
 from bench.measure.variant import MeasureOptions, measure_variant
 from bench.results import store
@@ -48,6 +54,14 @@ def _timeout_result(variant: Variant, run_id: str, repeat: int, seed: int, limit
     })
 
 
+def prepare_binaries(options: MeasureOptions, console: Console) -> None:
+    """Resolve the control-plane binaries, building them if the cache has none."""
+    started = time.monotonic()
+    bins = resolve(options.bin_dir, echo=lambda m: console.print(m, highlight=False))
+    console.print(f"control plane: {bins.kubernetes_version}, etcd {bins.etcd_version} ({bins.source}, "
+                  f"{time.monotonic() - started:.1f}s)", highlight=False)
+
+
 def run_scenario(
     scenario_path: str | Path,
     resume: str | None = None,
@@ -55,6 +69,7 @@ def run_scenario(
     root: Path | None = None,
     console: Console | None = None,
     measure: Callable[..., VariantResult] = measure_variant,
+    prepare: Callable[[MeasureOptions, Console], None] = prepare_binaries,
 ) -> RunOutcome:
     console = console or Console()
     options = options or MeasureOptions(echo=lambda m: console.print(m, highlight=False))
@@ -64,6 +79,7 @@ def run_scenario(
                          "for kind, generate the cluster config with `auditbench kind config`")
     variants = expand(scenario)
     sha = scenario_sha256(scenario)
+    prepare(options, console)  # before any variant's timer, and before the run directory exists
     if resume:
         run_dir = store.resolve_run(resume, root)
         manifest = store.read_manifest(run_dir)
