@@ -228,6 +228,8 @@ def _url_host(host: str) -> str:
 
 
 def _write_pki(directory: Path, host: str = "127.0.0.1") -> tuple[Path, Path, Path]:
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    directory.chmod(0o700)  # holds the receiver's private key
     ca = pki.make_ca("auditbench-webhook-ca")
     ca_file, _ = pki.write_pair(directory, "ca", ca)
     ips = ("127.0.0.1",) if host == "127.0.0.1" else ("127.0.0.1", host)
