@@ -64,6 +64,10 @@ def _register() -> None:
 
     app.add_typer(kind_cli.app, name="kind")
 
+    from bench.harness import cli as harness_cli
+
+    app.add_typer(harness_cli.app, name="harness")
+
 
 def main() -> None:
     from bench.signals import term_as_interrupt, terminated_exit_code
