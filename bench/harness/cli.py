@@ -92,23 +92,7 @@ def verdicts(doc: dict[str, Any]) -> list[str]:
     lines = []
     gen, sat = doc.get("loadgen"), doc.get("saturation")
     if gen and sat and gen.get("rps_per_loadgen_core") and sat.get("achieved_rps"):
-        ratio = gen["rps_per_loadgen_core"] / sat["achieved_rps"]
-        # Requests per Locust CPU-second against the apiserver itself: its larger responses cost the
-        # client more than the trivial endpoint's, so this ratio is the more conservative one.
-        in_situ = (sat["rps_per_loadgen_core"] or 0) / sat["achieved_rps"]
-        lines.append(f"load generator {gen['rps_per_loadgen_core']:,} req/s per core (trivial endpoint; "
-                     f"{sat['rps_per_loadgen_core']:,} against the apiserver) vs apiserver saturation "
-                     f"{sat['achieved_rps']:,} req/s on {sat['control_plane_cpus']} CPU(s): {ratio:.1f}x ({in_situ:.1f}x in situ) "
-                     f"(goal >= {LOADGEN_GOAL:g}x: {'met' if ratio >= LOADGEN_GOAL else 'NOT met'})")
-        if sat["apiserver_cores"] < 0.8 * sat["control_plane_cpus"]:
-            note = (f"  note: the apiserver used {sat['apiserver_cores']:.2f} of its {sat['control_plane_cpus']} CPU(s): "
-                    "not CPU-bound on its own cores (other processes on them, or another limit), so its "
-                    "saturation rate here is below what an idle machine gives and the ratio is optimistic")
-            per_core = sat.get("rps_per_control_plane_core")
-            if per_core:
-                note += (f"; per control-plane CPU-second it served {per_core:,} req/s: "
-                         f"{gen['rps_per_loadgen_core'] / per_core:.1f}x core for core")
-            lines.append(note)
+        lines += _loadgen_verdict(gen, sat)
     elif gen and gen.get("rps_per_loadgen_core"):
         lines.append(f"load generator {gen['rps_per_loadgen_core']:,} req/s per core")
     cpu = doc.get("harness_cpu")
@@ -121,4 +105,27 @@ def verdicts(doc: dict[str, Any]) -> list[str]:
         med = start["ready_median_s"]
         lines.append(f"start-to-ready median {med:.2f}s (min {start['ready_min_s']:.2f}s, max {start['ready_max_s']:.2f}s, "
                      f"{start['starts']} starts) (goal <= {START_GOAL_S:g}s: {'met' if med <= START_GOAL_S else 'NOT met'})")
+    return lines
+
+
+def _loadgen_verdict(gen: dict[str, Any], sat: dict[str, Any]) -> list[str]:
+    """The generator's requests per core against the apiserver's saturation rate.
+
+    On a shared machine the apiserver may not get its whole CPU set, and then its measured
+    rate understates what it serves alone. The goal is judged against the larger of the measured
+    rate and (requests per control-plane CPU-second x its CPUs), so contention never flatters it."""
+    cpus = sat["control_plane_cpus"]
+    alone = (sat.get("rps_per_control_plane_core") or 0) * cpus
+    saturation = max(sat["achieved_rps"], alone)
+    ratio = gen["rps_per_loadgen_core"] / saturation
+    # Against the apiserver itself the generator spends more per request (larger responses).
+    in_situ = (sat["rps_per_loadgen_core"] or 0) / saturation
+    lines = [f"load generator {gen['rps_per_loadgen_core']:,} req/s per core (trivial endpoint; "
+             f"{sat['rps_per_loadgen_core']:,} against the apiserver) vs apiserver saturation {saturation:,.0f} req/s "
+             f"on {cpus} CPU(s): {ratio:.1f}x ({in_situ:.1f}x in situ) "
+             f"(goal >= {LOADGEN_GOAL:g}x: {'met' if ratio >= LOADGEN_GOAL else 'NOT met'})"]
+    if sat["apiserver_cores"] < 0.8 * cpus:
+        lines.append(f"  note: the apiserver used {sat['apiserver_cores']:.2f} of its {cpus} CPU(s) and reached "
+                     f"{sat['achieved_rps']:,} req/s (other processes on its CPUs, or another limit); the saturation "
+                     f"above is {sat['rps_per_control_plane_core']:,} req/s per apiserver+etcd CPU-second x {cpus}")
     return lines
