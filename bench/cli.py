@@ -70,6 +70,12 @@ def _traffic(app: typer.Typer) -> None:
     app.add_typer(cli.app, name="traffic")
 
 
+def _harness(app: typer.Typer) -> None:
+    from bench.harness import cli
+
+    app.add_typer(cli.app, name="harness")
+
+
 def _kind(app: typer.Typer) -> None:
     from bench.kind import cli
 
@@ -86,6 +92,7 @@ _AREAS: dict[str, Callable[[typer.Typer], None]] = {
     "compare": _report, "report": _report, "capacity": _report, "plan": _report,
     "run": _run, "measure": _run,
     "traffic": _traffic,
+    "harness": _harness,
     "kind": _kind,
 }
 
@@ -143,6 +150,9 @@ def _run_app(args: Sequence[str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """The `auditbench` entry point; ends in SystemExit with the exit code."""
+    from bench.signals import term_as_interrupt, terminated_exit_code
+
+    term_as_interrupt()  # SIGTERM runs the same cleanup as Ctrl-C (no orphaned go build or cluster)
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         rc = _run_app(args)
@@ -160,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             _fail(f"unexpected end of input: {cause}", 2)
         sys.exit(130)
     except KeyboardInterrupt:
-        sys.exit(130)
+        sys.exit(terminated_exit_code() or 130)
     except OSError as exc:
         if exc.filename is None:
             raise
@@ -175,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         if line:
             _fail(line, 2)
         sys.exit(2)
-    sys.exit(rc)
+    sys.exit((terminated_exit_code() or rc) if rc else 0)  # 143 after SIGTERM, as a shell expects
 
 
 if __name__ == "__main__":

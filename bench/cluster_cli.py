@@ -4,7 +4,6 @@ They use the backends (bench.controlplane, bench.webhook) but live outside them.
 
 from __future__ import annotations
 
-import signal
 import sys
 import time
 from pathlib import Path
@@ -17,6 +16,7 @@ from rich.table import Table
 from bench.audit_options import AuditOptions, audit_options
 from bench.controlplane import build as cpbuild
 from bench.outputs import output_dir
+from bench.signals import term_as_interrupt
 
 out = Console()
 
@@ -99,11 +99,3 @@ def register(app: typer.Typer) -> None:
             out.print("[red]the local backend cannot run here[/red]: fix the rows marked missing that it needs")
             sys.exit(3)
 
-
-def term_as_interrupt() -> None:
-    """SIGTERM/SIGHUP take the same clean path as Ctrl-C."""
-    def handler(signum, frame):  # noqa: ARG001
-        raise KeyboardInterrupt
-
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, handler)

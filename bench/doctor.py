@@ -100,6 +100,9 @@ def checks() -> list[Check]:
     built = all(c.ok for c in binaries)
     return [
         _go(built), *binaries, *_python(),
+        # every child is started through them (bench.controlplane.procs)
+        _tool("setpriv", ["setpriv", "--version"], "util-linux", "apt-get install util-linux", "local"),
+        _tool("taskset", ["taskset", "--version"], "util-linux", "apt-get install util-linux", "local"),
         _tool("jq", ["jq", "--version"], "detections cross-check, logs bench", "apt-get install jq", "optional"),
         _docker(),
         _tool("kind", ["kind", "version"], "kind backend", "go install sigs.k8s.io/kind@v0.33.0", "kind"),

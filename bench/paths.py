@@ -23,3 +23,18 @@ def project_root() -> Path:
 def results_root() -> Path:
     explicit = os.environ.get("AUDITBENCH_RESULTS_DIR")
     return Path(explicit) if explicit else Path.cwd() / "results"
+
+
+def check_writable(path: Path) -> None:
+    """Make sure, before any long work, that the harness can write ``path`` (a results root):
+    create it if needed and fail with one line if the machine refuses."""
+    from bench.errors import EnvironmentProblem
+
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".auditbench-write-check-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise EnvironmentProblem(f"{path}: cannot write results here ({exc.strerror or exc})",
+                                 "set AUDITBENCH_RESULTS_DIR or --results-dir to a writable directory") from None

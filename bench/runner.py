@@ -1,5 +1,9 @@
 """Run a scenario matrix: interleaved repeats, per-variant timeouts, resume, clean Ctrl-C.
 
+The control-plane binaries are resolved (and built, the first time: about ten minutes) before
+the run starts, with their own progress line, so a build never counts against a variant's
+timeout; Ctrl-C or SIGTERM during the build kills the whole `go build` process group.
+
 Every finished variant is written (atomically) before the next starts, so an interrupted
 or killed run keeps what finished and `--resume RUN_ID` picks up the rest.
 """
@@ -7,6 +11,7 @@ or killed run keeps what finished and `--resume RUN_ID` picks up the rest.
 from __future__ import annotations
 
 import signal
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -15,7 +20,9 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from bench.controlplane.build import resolve
 from bench.errors import InputError
+from bench.paths import check_writable, results_root
 from bench.measure.variant import MeasureOptions, measure_variant
 from bench.results import store
 from bench.results.schema import MEASURED, VariantResult
@@ -54,6 +61,14 @@ def _timeout_result(variant: Variant, run_id: str, repeat: int, seed: int, limit
     })
 
 
+def prepare_binaries(options: MeasureOptions, console: Console) -> None:
+    """Resolve the control-plane binaries, building them if the cache has none."""
+    started = time.monotonic()
+    bins = resolve(options.bin_dir, echo=lambda m: console.print(m, highlight=False))
+    console.print(f"control plane: {bins.kubernetes_version}, etcd {bins.etcd_version} ({bins.source}, "
+                  f"{time.monotonic() - started:.1f}s)", highlight=False)
+
+
 def run_scenario(
     scenario_path: str | Path,
     resume: str | None = None,
@@ -61,6 +76,7 @@ def run_scenario(
     root: Path | None = None,
     console: Console | None = None,
     measure: Callable[..., VariantResult] = measure_variant,
+    prepare: Callable[[MeasureOptions, Console], None] = prepare_binaries,
     probe: Callable[..., dict[str, Any]] | None = None,
 ) -> RunOutcome:
     console = console or Console()
@@ -70,6 +86,8 @@ def run_scenario(
         console.print(note, highlight=False, markup=False)
     scenario, variants = checked.scenario, checked.variants
     sha = scenario_sha256(scenario)
+    check_writable(root or results_root())  # a refused results root fails now, not after a build
+    prepare(options, console)  # before any variant's timer, and before the run directory exists
     if resume:
         run_dir = store.resolve_run(resume, root)
         manifest = store.read_manifest(run_dir)
@@ -89,9 +107,6 @@ def run_scenario(
     run_id = manifest.run_id
     console.print(f"run [bold]{run_id}[/bold]: {len(variants)} variants × {scenario.repeats} repeat(s), "
                   f"{len(todo)} to run → {run_dir}", highlight=False)
-    if measure is measure_variant or probe is not None:
-        # Before any per-variant timeout starts: a cold build takes minutes.
-        _binaries(options, console)
     probe = probe or _probe
     if any(v.load.rate_fraction is not None for v in variants):
         manifest = _calibrate(scenario, variants, run_dir, manifest, options, console, probe)
@@ -147,13 +162,6 @@ def check_gates(run_dir: Path, gate_texts: list[str]) -> list[Any]:
     gates = [parse_gate(g, "gates") for g in gate_texts]
     frame = store.load_frame(run_dir)
     return [r for c in against_baseline(frame) for r in c.check(gates)]
-
-
-def _binaries(options: MeasureOptions, console: Console) -> None:
-    from bench.controlplane.build import resolve
-
-    console.print("control plane: checking the build (a cold build takes about ten minutes)", highlight=False)
-    resolve(options.bin_dir, echo=options.echo)
 
 
 def _probe(variant: Variant, settings: Any, seed: int, options: MeasureOptions) -> dict[str, Any]:

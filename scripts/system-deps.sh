@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # System packages the tests use besides Python and Go: jq (the article's detections are
-# cross-checked against jq itself) and Chromium (the report test opens report.html in it).
+# cross-checked against jq itself), Chromium (the report test opens report.html in it), and
+# util-linux's setpriv and taskset (every child process is started through them).
 # Installs with apt-get when missing and possible; otherwise says what is missing.
 set -euo pipefail
 need=()
 command -v jq >/dev/null 2>&1 || need+=(jq)
 command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v ss >/dev/null 2>&1 || need+=(iproute2)
+{ command -v setpriv && command -v taskset; } >/dev/null 2>&1 || need+=(util-linux)
 [ ${#need[@]} -eq 0 ] && exit 0
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   echo "installing system packages: ${need[*]}"

@@ -21,6 +21,7 @@ from pathlib import Path
 import psutil
 
 from bench.atomic import write_json
+from bench.controlplane.procs import Child
 from bench.errors import EnvironmentProblem
 from bench.paths import cache_root, project_root
 
@@ -134,22 +135,21 @@ class _PeakMemory:
         self._thread.join()
 
 
-def _go_build(args: list[str], cwd: Path, log) -> tuple[float, int]:
-    """Run one `go build`; return (seconds, peak tree RSS bytes)."""
+def _go_build(args: list[str], cwd: Path, log_path: Path) -> tuple[float, int]:
+    """Run one `go build`; return (seconds, peak tree RSS bytes).
+
+    It runs as a Child: its own process group (go, compile, link and asm), a death signal, a
+    registry record. Ctrl-C or SIGTERM (bench.signals) during the build kills the whole group,
+    so no compiler goes on running after the harness has stopped."""
     started = time.monotonic()
-    proc = subprocess.Popen(
-        ["go", "build", *args], cwd=cwd, env=go_env(), stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    with _PeakMemory(proc.pid) as mem:
-        try:
-            rc = proc.wait()
-        except BaseException:
-            os.killpg(proc.pid, 9)
-            proc.wait()
-            raise
+    child = Child("go-build", ["go", "build", *args], log_path, env=go_env(), cwd=cwd).start()
+    try:
+        with _PeakMemory(child.pid) as mem:
+            rc = child.wait()
+    finally:
+        child.stop(grace=3.0)  # at once after a finished build; SIGTERM, then SIGKILL, when interrupted
     if rc != 0:
-        raise EnvironmentProblem(f"go build failed in {cwd} (exit {rc})", f"see {log.name}")
+        raise EnvironmentProblem(f"go build failed in {cwd} (exit {rc})", f"see {log_path}")
     return time.monotonic() - started, mem.peak
 
 
@@ -174,15 +174,15 @@ def build(force: bool = False, echo=print) -> tuple[Binaries, dict]:
     log_path = cache_root() / "logs" / f"build-{target.name}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     echo(f"building kube-apiserver, kube-controller-manager ({KUBERNETES_VERSION}) and etcd ({ETCD_VERSION}); log: {log_path}")
-    with open(log_path, "w") as log:
-        k_secs, k_mem = _go_build(
-            ["-trimpath", "-ldflags", _ldflags(), "-o", str(staging) + "/",
-             "./cmd/kube-apiserver", "./cmd/kube-controller-manager"],
-            src, log,
-        )
-        e_secs, e_mem = _go_build(
-            ["-trimpath", "-ldflags", "-s -w", "-o", str(staging) + "/", "./cmd/etcd"], src / "etcd", log
-        )
+    log_path.write_text("")  # each build appends to a fresh log
+    k_secs, k_mem = _go_build(
+        ["-trimpath", "-ldflags", _ldflags(), "-o", str(staging) + "/",
+         "./cmd/kube-apiserver", "./cmd/kube-controller-manager"],
+        src, log_path,
+    )
+    e_secs, e_mem = _go_build(
+        ["-trimpath", "-ldflags", "-s -w", "-o", str(staging) + "/", "./cmd/etcd"], src / "etcd", log_path
+    )
     record = {
         "kubernetes_version": KUBERNETES_VERSION,
         "etcd_version": ETCD_VERSION,

@@ -10,7 +10,6 @@ import typer
 from rich.console import Console
 
 from bench.controlplane import build as cpbuild
-from bench.controlplane.audit import AuditSettings
 
 build_app = typer.Typer(no_args_is_help=True, help="Build and inspect the local control plane.")
 out = Console()
@@ -47,23 +46,15 @@ def bench_cmd(
     policy: Optional[Path] = typer.Option(None, "--policy", help="Audit policy for the cluster (default: the article's)."),
 ) -> None:
     """Measure start-to-ready and stop times of the local backend with cached binaries."""
-    import statistics
-
-    from bench.controlplane.local import LocalCluster
+    from bench.controlplane.startup import StartStop, summary, time_starts
     from bench.paths import project_root
 
+    def show(i: int, cycle: StartStop) -> None:
+        t = cycle.timings
+        out.print(f"start {i + 1}: etcd {t.etcd_s:.2f}s, apiserver ready {t.apiserver_s:.2f}s, "
+                  f"rbac {t.rbac_s:.2f}s, controller-manager {t.controller_manager_s:.2f}s", highlight=False)
+
     bins = cpbuild.resolve(allow_build=False)
-    policy = policy or project_root() / "policies" / "seed-production.yaml"
-    ready, stops = [], []
-    for i in range(starts):
-        cluster = LocalCluster(audit=AuditSettings(policy=policy.resolve()), binaries=bins)
-        with cluster:
-            ready.append(cluster.timings.total_s)
-            t = cluster.timings
-            out.print(f"start {i + 1}: etcd {t.etcd_s:.2f}s, apiserver ready {t.apiserver_s:.2f}s, "
-                      f"rbac {t.rbac_s:.2f}s, controller-manager {t.controller_manager_s:.2f}s", highlight=False)
-            t0 = time.monotonic()
-        stops.append(time.monotonic() - t0)
-        cluster.cleanup_run_dir()
-    out.print(f"start-to-ready: median {statistics.median(ready):.2f}s, min {min(ready):.2f}s, max {max(ready):.2f}s "
-              f"over {starts} starts; stop: median {statistics.median(stops):.2f}s", highlight=False)
+    s = summary(time_starts(starts, policy or project_root() / "policies" / "seed-production.yaml", bins, show))
+    out.print(f"start-to-ready: median {s['ready_median_s']:.2f}s, min {s['ready_min_s']:.2f}s, max {s['ready_max_s']:.2f}s "
+              f"over {starts} starts; stop: median {s['stop_median_s']:.2f}s", highlight=False)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
-import signal
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from bench.controlplane.http import Client
 from bench.controlplane.identities import Identity, write_identities_json, write_token_file, with_tokens, IDENTITIES
 from bench.controlplane.kubeconfig import write_admin_kubeconfig
 from bench.controlplane.ports import free_ports
-from bench.controlplane.procs import Child, reap_orphans
+from bench.controlplane.procs import Child, ExitInfo, reap_orphans
 from bench.errors import EnvironmentProblem
 
 _KCM_USER = "system:kube-controller-manager"  # bound by the apiserver's bootstrap RBAC
@@ -41,7 +40,13 @@ class StartTimings:
 
 @dataclass
 class LocalCluster:
-    """A real control plane in ``run_dir``. Use as a context manager; stop() is idempotent."""
+    """A real control plane in ``run_dir``. Use as a context manager; stop() is idempotent and
+    retried until everything has stopped.
+
+    Without a ``run_dir`` the cluster makes a private temporary one and removes it on stop,
+    unless the start failed (its logs are then kept for the error message that names them).
+    ``control_plane_cpus`` pins etcd, kube-apiserver and kube-controller-manager before exec,
+    so every thread they ever start runs on that set; GOMAXPROCS matches its size."""
 
     audit: AuditSettings = field(default_factory=AuditSettings)
     binaries: Binaries | None = None
@@ -61,9 +66,8 @@ class LocalCluster:
         self.apiserver_argv: list[str] = []
         self._etcd_dir: Path | None = None
         self._owns_run_dir = self.run_dir is None
-        self._stopped = False
-        # component -> {was_running, returncode, killed, stop_s, sigterm_at}; see stop()
-        self.exits: dict[str, dict[str, object]] = {}
+        self._keep_run_dir = False
+        self.sigterm_at: dict[str, float] = {}  # component -> unix time stop() sent it SIGTERM
 
     # --- paths -------------------------------------------------------------------------
     @property
@@ -118,6 +122,11 @@ class LocalCluster:
     def etcd(self) -> Child:
         return self._child("etcd")
 
+    @property
+    def exits(self) -> dict[str, ExitInfo]:
+        """How each stopped child ended (clean after SIGTERM, or killed after the grace period)."""
+        return {c.name: c.exit for c in self.children if c.exit is not None}
+
     def _child(self, name: str) -> Child:
         for c in self.children:
             if c.name == name:
@@ -138,6 +147,7 @@ class LocalCluster:
         if self.run_dir is None:
             self.run_dir = Path(tempfile.mkdtemp(prefix="auditbench-"))
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.run_dir.chmod(0o700)  # keys, tokens and kubeconfigs live here
         atexit.register(self.stop)
         try:
             self._prepare()
@@ -150,7 +160,8 @@ class LocalCluster:
             if self.with_controller_manager:
                 self._start_controller_manager()
             self.timings.controller_manager_s = time.monotonic() - t0
-        except BaseException:
+        except BaseException as exc:
+            self._keep_run_dir = isinstance(exc, Exception)  # a failed start keeps its logs
             self.stop()
             raise
         self.timings.total_s = time.monotonic() - t0
@@ -158,18 +169,22 @@ class LocalCluster:
 
     def stop(self) -> None:
         """Stop in reverse order: the controller manager, then the apiserver (which flushes
-        its audit backends on SIGTERM), then etcd."""
-        if self._stopped:
-            return
-        self._stopped = True
+        its audit backends on SIGTERM), then etcd; then remove the cluster's scratch.
+
+        A child counts as stopped only once its own stop completed (Child.stop is idempotent),
+        so a stop interrupted by Ctrl-C or SIGTERM is finished by the next call: the caller's
+        `finally`, or the atexit hook, which stays registered until everything is done."""
         for child in reversed(self.children):
-            self.exits[child.name] = _stop_recorded(child, self.shutdown_grace)
+            if child.exit is None and child.running():
+                # The apiserver's audit backends flush after this: later webhook arrivals are the flush.
+                self.sigterm_at.setdefault(child.name, time.time())
+            child.stop(self.shutdown_grace)
         if self._etcd_dir is not None:
             shutil.rmtree(self._etcd_dir, ignore_errors=True)
-        try:
-            atexit.unregister(self.stop)
-        except Exception:
-            pass
+            self._etcd_dir = None
+        if self._owns_run_dir and not self._keep_run_dir and self.run_dir is not None:
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+        atexit.unregister(self.stop)
 
     # --- steps -------------------------------------------------------------------------
     def _prepare(self) -> None:
@@ -198,18 +213,19 @@ class LocalCluster:
             env["GOMAXPROCS"] = str(len(self.control_plane_cpus))
         return env
 
-    def _spawn(self, name: str, argv: list[str]) -> Child:
-        child = Child(name, argv, self.logs_dir / f"{name}.log", env=self._env()).start()
-        self.children.append(child)
-        if self.control_plane_cpus:
-            os.sched_setaffinity(child.pid, self.control_plane_cpus)
-        return child
+    def _spawn(self, name: str, argv: list[str], owned: tuple[Path, ...] = ()) -> Child:
+        child = Child(name, argv, self.logs_dir / f"{name}.log", env=self._env(),
+                      cpus=self.control_plane_cpus, owned_paths=owned)
+        self.children.append(child)  # before start: stop() must see it even if start is interrupted
+        return child.start()
 
     def _start_etcd(self) -> None:
         assert self.binaries is not None
         shm = Path("/dev/shm")
         base = shm if self.etcd_on_tmpfs and shm.is_dir() and os.access(shm, os.W_OK) else self._dir
         self._etcd_dir = Path(tempfile.mkdtemp(prefix="auditbench-etcd-", dir=base))
+        # A harness killed with SIGKILL cannot remove these; reap_orphans does, via etcd's record.
+        owned = (self._etcd_dir,) + ((self._dir,) if self._owns_run_dir else ())
         p = self.ports
         child = self._spawn("etcd", [
             str(self.binaries.etcd),
@@ -222,7 +238,7 @@ class LocalCluster:
             f"--initial-cluster=auditbench=http://127.0.0.1:{p['etcd_peer']}",
             f"--listen-metrics-urls=http://127.0.0.1:{p['etcd_metrics']}",
             "--log-level=warn",
-        ])
+        ], owned)
         url = f"http://127.0.0.1:{p['etcd_client']}/health"
         pool = urllib3.PoolManager(timeout=urllib3.Timeout(total=1.0), retries=False)
         self._wait(child, lambda: pool.request("GET", url).status == 200, "etcd /health")
@@ -311,21 +327,6 @@ class LocalCluster:
             time.sleep(delay)
             delay = min(delay * 1.5, 0.25)
         raise StartupError(f"{what} not ready after {self.ready_timeout:.0f}s", f"see {child.log_path}")
-
-    def cleanup_run_dir(self) -> None:
-        if self._owns_run_dir and self.run_dir is not None:
-            shutil.rmtree(self.run_dir, ignore_errors=True)
-
-
-def _stop_recorded(child: Child, grace: float) -> dict[str, object]:
-    """Stop a child and say how it ended: a killed apiserver did not finish flushing its
-    audit backends (SIGTERM starts the flush; SIGKILL after ``grace`` cuts it)."""
-    was_running = child.running()
-    sigterm_at = time.time()
-    t0 = time.monotonic()
-    rc = child.stop(grace)
-    return {"was_running": was_running, "returncode": rc, "killed": was_running and rc == -signal.SIGKILL,
-            "stop_s": round(time.monotonic() - t0, 3), "sigterm_at": sigterm_at if was_running else None}
 
 
 def _tail(path: Path, lines: int = 3) -> str:

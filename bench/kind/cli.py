@@ -93,7 +93,7 @@ def up_cmd(
     retain: Annotated[bool, typer.Option("--retain", help="Keep a cluster whose audit flags are missing, to inspect it.")] = False,
 ) -> None:
     """Create a kind cluster with these audit settings, prove the flags reached the apiserver, stay up until Ctrl-C."""
-    from bench.cluster_cli import term_as_interrupt
+    from bench.signals import term_as_interrupt
     from bench.errors import InputError
     from bench.kind.cluster import KindCluster
     from bench.kind.commands import preflight

@@ -5,7 +5,8 @@
     ...
     cluster.delete()   # `kind delete cluster`; idempotent
 
-create() fails loudly (AuditNotApplied, exit 3) when the node's kube-apiserver manifest lacks any
+A create that fails or is cut short (its timeout, Ctrl-C, SIGTERM) deletes its cluster unless
+retain=True. create() fails loudly (AuditNotApplied, exit 3) when the node's kube-apiserver manifest lacks any
 expected audit flag or mount, and deletes that cluster unless retain=True, because a cluster that
 does not audit would yield numbers that look fine and mean nothing.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from bench.errors import EnvironmentProblem
 from bench.kind import manifest
 from bench.kind.commands import Runner, Which, checked, preflight, run
 from bench.kind.config import DEFAULT_NAME, KIND_VERSION, NODE_AUDIT_DIR, NODE_LOG_DIR, KindFiles
@@ -26,12 +28,14 @@ _DELETE_TIMEOUT = 180.0
 
 class KindCluster:
     def __init__(self, files: KindFiles, name: str = DEFAULT_NAME, *, kubeconfig: Path | None = None,
-                 wait: str = "120s", retain: bool = False, runner: Runner = run, which: Which = shutil.which) -> None:
+                 wait: str = "120s", retain: bool = False, runner: Runner = run, which: Which = shutil.which,
+                 create_timeout: float = _CREATE_TIMEOUT) -> None:
         self.files = files
         self.name = name
         self.kubeconfig = kubeconfig or files.config.parent / "kubeconfig"
         self.wait = wait
         self.retain = retain
+        self.create_timeout = create_timeout
         self._run = runner
         self._which = which
         self.created = False
@@ -59,7 +63,14 @@ class KindCluster:
         # kind's own checks first: a config kind rejects should not wait for docker to say so.
         validate(self.files.config, self.files.expected_args)
         preflight(self._run, self._which, kind_version=KIND_VERSION)
-        checked(self._run, self.create_argv(), _CREATE_TIMEOUT, "kind create cluster")
+        try:
+            checked(self._run, self.create_argv(), self.create_timeout, "kind create cluster")
+        except BaseException as exc:
+            # kind removes what a failed create made, but not when it is killed (a timeout,
+            # Ctrl-C, SIGTERM): then the node container would be left running.
+            if not self.retain:
+                self._delete_after(exc)
+            raise
         self.created = True
         try:
             self.verify()
@@ -71,6 +82,14 @@ class KindCluster:
     def verify(self) -> manifest.ApiserverPod:
         text = checked(self._run, self.manifest_argv(), 60.0, f"reading the apiserver manifest of {self.node}")
         return manifest.check(text, self.files.expected_args, [str(NODE_AUDIT_DIR), str(NODE_LOG_DIR)], node=self.node)
+
+    def _delete_after(self, exc: BaseException) -> None:
+        try:
+            self.delete()
+        except EnvironmentProblem as failed:
+            if isinstance(exc, Exception):  # an interrupt stays an interrupt
+                raise EnvironmentProblem(f"{exc}; deleting the half-made cluster failed too: {failed.reason}",
+                                         "run `" + " ".join(self.delete_argv()) + "`") from exc
 
     def delete(self) -> None:
         """Delete the cluster (kind treats a missing one as success)."""

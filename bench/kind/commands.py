@@ -3,7 +3,9 @@ a silent docker engine into one EnvironmentProblem (exit 3) with what to do abou
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
 from collections.abc import Callable, Sequence
 
@@ -15,12 +17,29 @@ Which = Callable[[str], "str | None"]
 
 
 def run(argv: Sequence[str], timeout: float) -> subprocess.CompletedProcess[str]:
+    """Run a tool in its own process group; on a timeout or an interrupt the whole group is
+    killed, so no `docker` client that kind started goes on running behind us."""
     try:
-        return subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise EnvironmentProblem(f"`{' '.join(argv[:3])} …` did not finish in {timeout:.0f}s") from None
+        proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, start_new_session=True)
     except FileNotFoundError:
         raise EnvironmentProblem(f"{argv[0]} is not on PATH") from None
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except BaseException as exc:
+        _kill_group(proc)
+        if isinstance(exc, subprocess.TimeoutExpired):
+            raise EnvironmentProblem(f"`{' '.join(argv[:3])} …` did not finish in {timeout:.0f}s") from None
+        raise
+    return subprocess.CompletedProcess(list(argv), proc.returncode, out, err)
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.communicate()
 
 
 def preflight(runner: Runner = run, which: Which = shutil.which, *, kind_version: str) -> None:

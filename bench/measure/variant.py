@@ -200,8 +200,9 @@ def run_measured(variant: Variant, bins: Binaries, scratch: Path, run_dir: Path,
                 ctx.stop.died_during_run = [c.name for c in cluster.children if not c.running()]
             apiserver_flags = list(cluster.apiserver_argv[1:])
         # Cluster stopped: the apiserver flushed its audit backends on SIGTERM.
-        ctx.stop.exits = dict(cluster.exits)
-        ctx.stop.sigterm_at = cluster.exits.get("kube-apiserver", {}).get("sigterm_at")  # type: ignore[assignment]
+        ctx.stop.exits = {name: {**e.as_dict(), "sigterm_at": cluster.sigterm_at.get(name)}
+                          for name, e in cluster.exits.items()}
+        ctx.stop.sigterm_at = cluster.sigterm_at.get("kube-apiserver")
         if receiver is not None:
             receiver.stop()
         doc = collect(ctx, measurements, errors)

@@ -165,13 +165,16 @@ class ServerLatencies(_Doc):
 
 
 class ExitRecord(_Doc):
-    """How a component ended: SIGTERM, then SIGKILL after the grace period."""
+    """How a component ended (bench.controlplane.procs.ExitInfo): SIGTERM, then SIGKILL after
+    the grace period. ``clean``: it exited after SIGTERM within the grace period, so its
+    shutdown work (kube-apiserver: flushing the audit backends) ran to the end."""
 
-    was_running: bool | None = None  # when the harness stopped it
+    signal_sent: str | None = None  # None: it had exited by itself before the harness stopped it
+    killed: bool | None = None
     returncode: int | None = None
-    killed: bool | None = None  # needed SIGKILL: an apiserver's audit backends did not finish flushing
-    stop_s: float | None = None
-    sigterm_at: float | None = None
+    seconds: float | None = None  # SIGTERM to exit
+    clean: bool | None = None
+    sigterm_at: float | None = None  # unix time
 
 
 class Apiserver(_Doc):

@@ -223,11 +223,10 @@ class _LocustRun:
         return [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--loglevel", "WARNING"]
 
     def _spawn(self, name: str, argv: list[str], proc: int) -> Child:
-        child = Child(name, argv, self.work / f"{name}.log", env=self._env(proc)).start()
+        # Pinned before exec: gevent's and locust's threads start inside the load-side set.
+        child = Child(name, argv, self.work / f"{name}.log", env=self._env(proc), cpus=self.cpus)
         self.children.append(child)
-        if self.cpus:
-            os.sched_setaffinity(child.pid, self.cpus)
-        return child
+        return child.start()
 
     def run(self, timer: EdgeTimer | None = None) -> None:
         # Hard bound for Locust itself; our locustfile ends the window precisely before it.

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import os
 import queue
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from typing import IO, Any
 
 from bench.controlplane import pki
 from bench.controlplane.kubeconfig import write_webhook_kubeconfig
+from bench.controlplane.procs import exec_prefix
 from bench.errors import EnvironmentProblem, InputError
 
 CAPTURE_NAME = "capture.webhook.jsonl"
@@ -102,13 +102,11 @@ class Receiver:
         log_path = directory / "webhook-receiver.log"
         config = {"host": host, "port": 0, "cert": str(cert), "key": str(key),
                   "capture": str(directory / CAPTURE_NAME), **asdict(faults)}
+        # Pinned before exec (taskset), so no thread of it ever runs outside ``cpus``. No death
+        # signal: it watches its stdin and parent pid instead (see bench.webhook.server).
+        argv = exec_prefix(cpus, die_with_parent=False) + [sys.executable, "-m", "bench.webhook.server", json.dumps(config)]
         with open(log_path, "ab") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "bench.webhook.server", json.dumps(config)],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, close_fds=True,
-            )
-        if cpus:
-            os.sched_setaffinity(proc.pid, cpus)
+            proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, close_fds=True)
         assert proc.stdout is not None
         lines = _Lines(proc.stdout)
         ready = lines.next(_START_TIMEOUT)
@@ -230,6 +228,8 @@ def _url_host(host: str) -> str:
 
 
 def _write_pki(directory: Path, host: str = "127.0.0.1") -> tuple[Path, Path, Path]:
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    directory.chmod(0o700)  # holds the receiver's private key
     ca = pki.make_ca("auditbench-webhook-ca")
     ca_file, _ = pki.write_pair(directory, "ca", ca)
     ips = ("127.0.0.1",) if host == "127.0.0.1" else ("127.0.0.1", host)

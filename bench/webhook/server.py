@@ -63,7 +63,10 @@ class Receiver:
         self.stats = WebhookStats()
         self.rng = random.Random(cfg.seed)
         # Truncated: the file holds exactly what this receiver's counters count.
-        self.capture = open(cfg.capture, "wb", buffering=1 << 20)
+        # 0600 like the apiserver's own audit log: the events may carry request bodies.
+        fd = os.open(cfg.capture, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)
+        self.capture = open(fd, "wb", buffering=1 << 20)
         self.ssl = _ssl_context(cfg.cert, cfg.key)
         self.http: web.Server | None = None
         self.listener: asyncio.base_events.Server | None = None

@@ -119,3 +119,73 @@ def test_receiver_may_bind_loopback_or_a_private_gateway(host: str) -> None:
 def test_receiver_refuses_wildcard_public_and_names(host: str) -> None:
     with pytest.raises(InputError):
         _check_bind(host)
+
+
+def _fake_tools(bin_dir: Path, calls: Path) -> None:
+    """`kind` that records its argv and, for `create`, starts a child (as kind starts docker
+    clients) and hangs; `docker info` that answers like a running engine."""
+    bin_dir.mkdir()
+    kind = bin_dir / "kind"
+    kind.write_text(f"""#!/bin/sh
+echo "$$ $*" >> {calls}
+if [ "$1" = create ]; then sleep 60 & echo "child $!" >> {calls}; wait; fi
+exit 0
+""")
+    docker = bin_dir / "docker"
+    docker.write_text("#!/bin/sh\n[ \"$1\" = info ] && echo 28.2.2 && exit 0\nexit 1\n")
+    for tool in (kind, docker):
+        tool.chmod(0o755)
+
+
+def _pid_gone(pid: int, timeout: float = 10.0) -> bool:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                return True
+        except OSError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_timed_out_create_is_killed_and_deleted(files: kc.KindFiles, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    calls = tmp_path / "calls"
+    _fake_tools(tmp_path / "bin", calls)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    cluster = KindCluster(files, "audit-test", create_timeout=1.0)
+    with pytest.raises(EnvironmentProblem, match="did not finish in 1s"):
+        cluster.create()
+    lines = calls.read_text().splitlines()
+    argvs = [line.split(" ", 1)[1] for line in lines if not line.startswith("child ")]
+    assert argvs == [" ".join(cluster.create_argv()[1:]), " ".join(cluster.delete_argv()[1:])]
+    (child,) = [int(line.split()[1]) for line in lines if line.startswith("child ")]
+    assert _pid_gone(child), "what kind started outlived the timeout"
+    assert not cluster.created
+
+
+def test_an_interrupted_create_deletes_unless_retained(files: kc.KindFiles) -> None:
+    def interrupted(argv: Sequence[str], timeout: float) -> subprocess.CompletedProcess[str]:
+        rec.calls.append(list(argv))
+        if argv[:2] == ["kind", "create"]:
+            raise KeyboardInterrupt
+        return subprocess.CompletedProcess(list(argv), 0, "28.2.2\n" if argv[1] == "info" else "", "")
+
+    for retain, expect_delete in ((False, True), (True, False)):
+        rec = Recorder()
+        cluster = KindCluster(files, "audit-test", runner=interrupted, which=_which("kind", "docker"), retain=retain)
+        with pytest.raises(KeyboardInterrupt):
+            cluster.create()
+        assert (["kind", "delete"] in [c[:2] for c in rec.calls]) is expect_delete
+
+
+def test_a_failed_delete_after_a_failed_create_says_both(files: kc.KindFiles) -> None:
+    rec = Recorder({("docker", "info"): (0, "28.2.2\n"), ("kind", "create"): (1, ""), ("kind", "delete"): (1, "")})
+    with pytest.raises(EnvironmentProblem, match="kind create cluster failed .*deleting the half-made cluster failed too") as err:
+        KindCluster(files, "audit-test", runner=rec, which=_which("kind", "docker")).create()
+    assert err.value.hint == "run `" + " ".join(KindCluster(files, "audit-test").delete_argv()) + "`"

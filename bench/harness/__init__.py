@@ -1,0 +1,1 @@
+"""The harness measuring itself: `auditbench harness bench`."""
