@@ -11,42 +11,18 @@ Cpus_allowed_list) is recorded, so pinning can be checked, not assumed.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
+from bench.controlplane.affinity import effective_cpus
 from bench.measure.base import BaseMeasurement, Context, Edge, register
 from bench.measure.procstat import ProcSampler, read_tree
 
-_PROC = Path("/proc")
-
-
-def parse_cpu_list(text: str) -> set[int]:
-    """"0-2,5" -> {0, 1, 2, 5} (the kernel's list format)."""
-    cpus: set[int] = set()
-    for part in text.strip().split(","):
-        if not part:
-            continue
-        lo, _, hi = part.partition("-")
-        cpus.update(range(int(lo), int(hi or lo) + 1))
-    return cpus
-
-
-def thread_cpus(pid: int, proc: Path = _PROC) -> list[int] | None:
+def thread_cpus(pid: int) -> list[int] | None:
     """Union of the CPUs every thread of ``pid`` may run on; None if it is gone."""
-    cpus: set[int] = set()
     try:
-        tasks = list((proc / str(pid) / "task").iterdir())
-    except OSError:
+        return sorted(effective_cpus(pid).union())
+    except ProcessLookupError:
         return None
-    for task in tasks:
-        try:
-            status = (task / "status").read_text()
-        except OSError:
-            continue
-        for line in status.splitlines():
-            if line.startswith("Cpus_allowed_list:"):
-                cpus |= parse_cpu_list(line.split(":", 1)[1])
-    return sorted(cpus)
 
 
 def window_figures(edges: dict[str, tuple[float, float, int]], samples: list[tuple[float, float, int]],

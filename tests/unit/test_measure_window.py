@@ -18,7 +18,7 @@ from bench.measure import reconcile
 from bench.measure.auditlog import log_figures, tally_rows
 from bench.measure.base import Window
 from bench.measure.client import client_figures
-from bench.measure.process import parse_cpu_list, window_figures
+from bench.measure.process import window_figures
 from bench.measure.server import Scrape, choose_bracket, coverage
 from bench.measure.webhook import period_of, tally_batches, webhook_figures
 from bench.traffic.launcher import END_MARGIN_S, EdgeTimer
@@ -165,11 +165,6 @@ def test_bracket_prefers_edge_scrapes_and_falls_back_to_nearest():
 
 
 # --- /proc and client figures ------------------------------------------------------------------
-def test_cpu_list_parsing():
-    assert parse_cpu_list("0-2,5\n") == {0, 1, 2, 5}
-    assert parse_cpu_list("1") == {1}
-
-
 def test_process_cpu_is_the_edge_difference():
     edges = {"start": (1000.0, 10.00, 100), "end": (1010.0, 18.75, 300)}
     samples = [(999.0, 9.0, 50), (1005.0, 14.0, 500), (1011.0, 19.0, 900)]
