@@ -1,0 +1,235 @@
+"""Coverage (which detections a policy still lets you run) and `policy suggest`, on captures from
+the real local control plane (tests/fixtures/logs/make_*_fixtures.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bench.detections import load_detections, parse_detections
+from bench.logs import coverage, reader, records, suggest, whatif
+from bench.policy.lint import lint
+from bench.policy.loader import load_policy, parse_policy, parse_policy_text
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+FIXTURES = ROOT / "tests" / "fixtures" / "logs"
+POLICIES = ROOT / "policies"
+CAPTURE = FIXTURES / "whatif-capture.log"
+
+
+def _events(path: Path) -> list[tuple[dict, int]]:
+    return list(reader.iter_events(reader.expand([path])))
+
+
+def _signature(ev: dict) -> tuple:
+    """A request across two recordings of the same traffic (auditIDs and timestamps differ)."""
+    return ev.get("verb"), ev.get("requestURI"), (ev.get("user") or {}).get("username")
+
+
+def _coverage(policies: list, dets: list, capture: Path = CAPTURE) -> tuple[whatif.WhatIf, list[coverage.PolicyCoverage]]:
+    collector = coverage.Collector(dets)
+    result = whatif.predict(_events(capture), policies, observe=collector.observe)
+    return result, coverage.coverage(collector.finish(), dets, policies)
+
+
+@pytest.mark.parametrize("name", ["seed-production", "mixed"])
+def test_kept_requests_are_what_the_detections_find_in_the_real_log(name: str) -> None:
+    # The apiserver wrote whatif-<name>.log for the same traffic under that policy: running the
+    # detections on it must find exactly the requests coverage says the policy keeps.
+    policy = load_policy(POLICIES / "seed-production.yaml" if name == "seed-production"
+                         else FIXTURES / "whatif-mixed-policy.yaml")
+    dets = load_detections("article")
+    _, (cov,) = _coverage([policy], dets)
+    actual = [ev for ev, _ in _events(FIXTURES / f"whatif-{name}.log")]
+    collector = coverage.Collector(dets)
+    _, (kept_in_capture,) = _coverage([policy], dets)
+    for di, det in enumerate(dets):
+        real = {_signature(ev) for ev in actual if det.matches(ev)}
+        assert cov.detections[di].kept_requests == len(real), det.name
+    assert cov.complete and kept_in_capture.complete
+    assert collector.finish() == []
+
+
+def test_shipped_policies_against_the_article_detections() -> None:
+    names = ["seed-production", "seed-no-none-rules", "seed-with-requestreceived", "seed-secrets-requestresponse",
+             "minimal-security", "metadata-all", "request-all", "requestresponse-all", "none"]
+    policies = [load_policy(POLICIES / f"{n}.yaml") for n in names]
+    _, covs = _coverage(policies, load_detections("article"))
+    by = {n: {d.name: d for d in c.detections} for n, c in zip(names, covs)}
+    found = {d: by["requestresponse-all"][d].found_requests for d in by["none"]}
+    assert found == {"secrets-read-by-non-serviceaccount": 1, "clusterrolebinding-to-cluster-admin": 1,
+                     "exec-in-production": 0}
+    for n in ("seed-production", "seed-no-none-rules", "seed-with-requestreceived", "seed-secrets-requestresponse",
+              "minimal-security", "request-all", "requestresponse-all"):
+        assert all(d.complete for d in by[n].values()), n
+    crb = by["metadata-all"]["clusterrolebinding-to-cluster-admin"]
+    assert (crb.kept_requests, crb.found_requests) == (0, 1)
+    assert crb.missed[0].reason == "requestObject.roleRef.name not logged at Metadata (rules[0])"
+    assert crb.missed[0].examples[0]["user"] == "alice" and crb.missed[0].examples[0]["verb"] == "create"
+    assert by["metadata-all"]["secrets-read-by-non-serviceaccount"].complete
+    for d in by["none"].values():
+        assert d.kept_requests == 0
+        assert all(g.reason == "not logged (rules[0]: level None)" for g in d.missed)
+
+
+def test_a_request_is_kept_by_any_of_its_events_and_stages_matter() -> None:
+    dets = load_detections("article") + parse_detections({"version": 1, "detections": [{
+        "name": "completed-secret-reads", "title": "t", "stages": ["ResponseComplete"],
+        "match": [{"field": "objectRef.resource", "equals": "secrets"}, {"field": "verb", "equals": "get"}]}]})
+    only_received = parse_policy_text("apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [ResponseComplete]\n"
+                                      "rules:\n- level: Metadata\n")
+    _, (cov,) = _coverage([only_received], dets)
+    by = {d.name: d for d in cov.detections}
+    secrets = by["secrets-read-by-non-serviceaccount"]
+    assert (secrets.found_events, secrets.kept_events, secrets.kept_requests) == (2, 1, 1)  # RequestReceived keeps it
+    completed = by["completed-secret-reads"]
+    assert completed.kept_requests == 0 and completed.missed[0].reason == "ResponseComplete omitted (rules[0])"
+
+
+def test_managed_fields_read_by_a_detection_are_lost_under_omit_managed_fields() -> None:
+    (det,) = parse_detections({"version": 1, "detections": [{
+        "name": "who-manages-configmaps", "title": "t",
+        "match": [{"field": "objectRef.resource", "equals": "configmaps"},
+                  {"field": "responseObject.metadata.managedFields", "exists": True}]}]})
+    keep = parse_policy_text("apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: RequestResponse\n")
+    trim = parse_policy_text("apiVersion: audit.k8s.io/v1\nkind: Policy\nomitManagedFields: true\n"
+                             "rules:\n- level: RequestResponse\n")
+    _, (a, b) = _coverage([keep, trim], [det])
+    assert a.complete and a.detections[0].found_requests > 0
+    assert b.detections[0].kept_requests == 0
+    assert "responseObject.metadata.managedFields not logged at RequestResponse" in b.detections[0].missed[0].reason
+
+
+@pytest.mark.parametrize("name", ["seed-production", "metadata-all", "minimal-security", "requestresponse-all", "none"])
+def test_records_replay_equals_whatif(name: str) -> None:
+    dets = load_detections("article")
+    rec = records.build(_events(CAPTURE), dets)
+    policy = load_policy(POLICIES / f"{name}.yaml")
+    result, (cov,) = _coverage([policy], dets)
+    pred = result.predictions[0]
+    assert rec.cost(policy) == (pred.events, pred.bytes)
+    assert rec.capture_requests == result.capture_requests and rec.capture_bytes == result.capture_bytes
+    assert rec.coverage(policy).to_json()["detections"] == cov.to_json()["detections"]
+
+
+def test_never_selected_decides_on_what_a_rule_fixes() -> None:
+    dets = load_detections("article")
+    # a human's secret read could be any get of secrets: never None, whatever the capture holds
+    assert not suggest.never_selected(dets, "get", "", "secrets")
+    assert suggest.never_selected(dets, "list", "", "secrets")
+    assert suggest.never_selected(dets, "get", "", "endpoints")
+    assert not suggest.never_selected(dets, "create", "", "pods", "exec")
+    assert suggest.never_selected(dets, "get", "", "pods", "log")
+    assert suggest.never_selected(dets, "get", resource_request=False)
+    sql = parse_detections({"version": 1, "detections": [{
+        "name": "probes", "title": "t", "reads": ["requestURI", "objectRef.resource"],
+        "where": "\"objectRef.resource\" IS NULL AND starts_with(\"requestURI\", '/healthz')"}]})
+    assert not suggest.never_selected(sql, "get", resource_request=False)  # /healthz could be it
+    assert suggest.never_selected(sql, "get", "", "pods")
+
+
+def _suggest(base: str, dets=None, capture: Path = CAPTURE, min_saving: float = 0.01) -> tuple:
+    dets = dets or load_detections("article")
+    rec = records.build(_events(capture), dets)
+    result = suggest.search(rec, load_policy(POLICIES / f"{base}.yaml"), min_saving=min_saving)
+    proof = suggest.prove(_events(capture), result, dets)
+    return result, proof
+
+
+def test_suggest_from_the_article_policy_keeps_every_detection(tmp_path: Path) -> None:
+    result, proof = _suggest("seed-production")
+    assert proof.keeps_every_detection and proof.matches_search
+    assert result.cost[1] < result.base_cost[1]
+    assert sum(s.saving_bytes for s in result.steps) == result.base_cost[1] - result.cost[1]
+    kinds = [s.edit.kind for s in result.steps]
+    assert kinds[0] == "omit-stage" and result.steps[0].edit.omit_stage == "RequestReceived"
+    for rule in result.policy.rules[: len(result.policy.rules) - len(result.base.rules)]:
+        assert rule.level == "None"
+        assert set(rule.verbs) <= {"get", "list", "watch"} or rule.non_resource_urls  # never a write
+        assert not any(gr.group == "" and set(gr.resources) & {"secrets", "configmaps", "serviceaccounts"}
+                       for gr in rule.resources)
+    # the written file is a valid policy whose replay is the search's answer
+    path = tmp_path / "suggested.yaml"
+    path.write_text(suggest.policy_yaml(result, str(CAPTURE), "article"))
+    again = load_policy(path)
+    assert records.build(_events(CAPTURE), load_detections("article")).cost(again) == result.cost
+    assert not [f for f in lint(again) if f.severity == "error"]
+
+
+def test_suggest_lowers_levels_only_where_no_detection_needs_the_body() -> None:
+    result, proof = _suggest("requestresponse-all")
+    assert proof.keeps_every_detection
+    applied = {s.edit.summary for s in result.steps}
+    assert "rules[0] (RequestResponse) to Request" in applied
+    rejected = {r.edit.summary: r for r in result.rejected}
+    to_meta = rejected["rules[0] (RequestResponse) to Metadata"]
+    assert to_meta.lost == [{"detection": "clusterrolebinding-to-cluster-admin", "requests": 1,
+                             "reason": "requestObject.roleRef.name not logged at Metadata (rules[0])"}]
+    # narrowed rules copy the base rule's scope and name one resource and verb
+    narrowed = [s.edit for s in result.steps if s.edit.kind == "lower-class"]
+    assert narrowed and all(len(e.before[1].resources) == 1 and e.before[1].verbs for e in narrowed)
+
+
+def test_suggest_keeps_what_the_base_keeps_when_the_base_already_misses() -> None:
+    result, proof = _suggest("metadata-all")
+    assert proof.keeps_every_detection  # nothing the base finds is lost...
+    crb = {d.name: d for d in proof.coverage[0].detections}["clusterrolebinding-to-cluster-admin"]
+    assert crb.kept_requests == 0  # ...and what it never found is not claimed
+
+
+def test_draft_narrowing_changes_only_its_class() -> None:
+    base = parse_policy({"apiVersion": "audit.k8s.io/v1", "kind": "Policy", "rules": [
+        {"level": "RequestResponse", "users": ["alice"], "namespaces": ["prod"],
+         "resources": [{"group": "", "resources": ["pods", "configmaps"]}]},
+        {"level": "Metadata"}]})
+    narrow = suggest._narrowed(base.rules[0], "", "pods", "", "get", "Metadata")
+    assert narrow is not None and narrow.users == ("alice",) and narrow.namespaces == ("prod",)
+    draft = suggest.Draft(base, [suggest.Edit("lower-class", "x", before=(0, narrow))])
+    policy, origin = draft.build()
+    assert origin == [0, 0, 1] and policy.rules[0] == narrow and policy.rules[1] == base.rules[0]
+    from bench.policy.corpus import corpus
+    from bench.policy.checker import evaluate
+
+    for attrs in corpus():
+        a, b = evaluate(base, attrs), evaluate(policy, attrs)
+        inside = attrs.user == "alice" and attrs.namespace == "prod" and attrs.resource == "pods" \
+            and not attrs.subresource and attrs.verb == "get" and attrs.api_group == ""
+        assert (a.level, a.omit_stages) == (b.level, b.omit_stages) or (inside and b.level == "Metadata"), attrs
+
+
+def test_cli_suggest_writes_lints_and_proves(tmp_path: Path, capsys, monkeypatch) -> None:
+    from tests.unit.test_detections import run_main
+
+    out = tmp_path / "s.yaml"
+    rc, stdout, _ = run_main(["policy", "suggest", str(CAPTURE), "--policy", str(POLICIES / "seed-production.yaml"),
+                              "--detections", "article", "--rate", "100", "--out", str(out), "--format", "json"],
+                             capsys, monkeypatch)
+    assert rc == 0
+    doc = json.loads(stdout)
+    assert doc["proof"]["keeps_every_detection"] and doc["proof"]["matches_search"]
+    assert doc["suggested"]["bytes"] < doc["base"]["bytes"]
+    assert doc["edits"][0]["saving_bytes_per_day"] == pytest.approx(
+        doc["edits"][0]["saving_bytes"] / doc["capture"]["requests"] * 100 * 86400)
+    assert any("AB009" in line for line in doc["lint"])  # inherited from the article's tokenreviews rule
+    assert yaml.safe_load(out.read_text())["kind"] == "Policy"
+    rc, text, _ = run_main(["policy", "suggest", str(CAPTURE), "--policy", str(POLICIES / "seed-production.yaml"),
+                            "--out", str(out)], capsys, monkeypatch)
+    assert rc == 0 and "proof:" in text and "omitStages RequestReceived" in text
+
+
+def test_cli_whatif_json_has_coverage_and_bytes_per_day(capsys, monkeypatch) -> None:
+    from tests.unit.test_detections import run_main
+
+    rc, stdout, _ = run_main(["whatif", str(CAPTURE), "--policy", str(POLICIES / "metadata-all.yaml"),
+                              "--detections", "article", "--rate", "50", "--format", "json"], capsys, monkeypatch)
+    assert rc == 0
+    doc = json.loads(stdout)
+    pred = doc["predictions"][0]
+    assert pred["bytes_per_day"] == pytest.approx(pred["bytes"] / doc["capture"]["requests"] * 50 * 86400)
+    (cov,) = doc["coverage"]
+    assert not cov["complete"]
+    missed = {d["name"]: d["missed"] for d in cov["detections"]}["clusterrolebinding-to-cluster-admin"]
+    assert missed["requests"] == 1 and missed["by_reason"][0]["examples"][0]["resource"] == "clusterrolebindings"
