@@ -172,6 +172,11 @@ def measure_window(variant: Variant, settings: AuditSettings, bins: Binaries, sc
                 "canaries": canary_section(canary_file, cluster, receiver.capture_path if receiver else None),
             },
         }
+        if cluster.audit_log_path is not None:  # a RequestResponse-for-everything log: coverage replays it
+            from bench.logs import capture
+            from bench.measure.auditlog import log_files
+
+            capture.keep(log_files(cluster.audit_log_path), variant.policy_path, window, run_dir, variant.id, repeat)
         if samples_tmp.exists():
             rel = store.samples_file(variant.id, repeat)
             atomic.write_bytes(run_dir / rel, samples_tmp.read_bytes())
