@@ -1,7 +1,9 @@
 """Cheaper policies that keep every detection: edits to a base policy, each with its saving.
 
-Three kinds of edit, tried greedily (the biggest saving that keeps every detection first,
-then again on the edited policy, until no edit saves at least ``min_saving`` of the base):
+First, wherever the base logs secrets or configmaps with their bodies (lint AB001), a rule
+that logs them at Metadata, whatever it saves. Then three kinds of edit, tried greedily (the
+biggest saving that keeps every detection first, then again on the edited policy, until no
+edit saves at least ``min_saving`` of the base):
 
 - omit a stage at policy level (RequestReceived, ResponseStarted): a request keeps its
   other events, which carry the same objectRef, user and verb;
@@ -43,7 +45,7 @@ SENSITIVE_CORE = frozenset({"secrets", "configmaps", "serviceaccounts"})
 
 @dataclass(frozen=True)
 class Edit:
-    kind: str  # omit-stage | none | lower-rule | lower-class
+    kind: str  # lint | omit-stage | none | lower-rule | lower-class
     summary: str
     omit_stage: str | None = None
     top_rule: PolicyRule | None = None
@@ -213,6 +215,37 @@ def _lower_edits(records: Records, base: Policy, policy: Policy, origin: Sequenc
     return out
 
 
+def _covers(gr: GroupResources, resource: str) -> bool:
+    """Does this entry match every request for ``resource`` (no subresource) of the core group?"""
+    if gr.group not in ("", "*") or gr.resource_names:
+        return False
+    return not gr.resources or bool({"*", resource, f"{resource}/*"} & set(gr.resources))
+
+
+def secret_edits(base: Policy) -> list[Edit]:
+    """Metadata for secrets and configmaps wherever the base logs them with bodies (lint AB001):
+    a copy of each such rule narrowed to them, just before it. Tried before the savings."""
+    out = []
+    for i, rule in enumerate(base.rules):
+        if LEVEL_RANK[rule.level] < LEVEL_RANK["Request"] or rule.non_resource_urls:
+            continue
+        covered = [r for r in ("secrets", "configmaps")
+                   if not rule.resources or any(_covers(gr, r) for gr in rule.resources)]
+        only_these = rule.resources and all(gr.group == "" and gr.resources and set(gr.resources) <= set(covered)
+                                            for gr in rule.resources)
+        why = "hold secret data in their bodies (lint AB001)"
+        if only_these:  # the rule is about them alone: lower it, a narrowed copy would shadow it
+            out.append(Edit("lint", f"rules[{i}] ({rule.level}) to Metadata: {' and '.join(covered)} {why}",
+                            lower=(i, "Metadata")))
+        elif covered:
+            narrow = PolicyRule("Metadata", users=rule.users, user_groups=rule.user_groups, verbs=rule.verbs,
+                                resources=(GroupResources("", tuple(covered)),), namespaces=rule.namespaces,
+                                omit_stages=rule.omit_stages, omit_managed_fields=rule.omit_managed_fields)
+            out.append(Edit("lint", f"{' and '.join(covered)} under rules[{i}] ({rule.level}) to Metadata: they {why}",
+                            before=(i, narrow)))
+    return out
+
+
 def candidates(records: Records, draft: Draft) -> list[Edit]:
     policy, origin = draft.build()
     decisions = records.decisions(policy)
@@ -269,6 +302,17 @@ def search(records: Records, base: Policy, min_saving: float = 0.01, max_steps: 
     steps: list[Step] = []
     rejected: dict[tuple[Any, ...], Rejected] = {}
     baseline = records.coverage(base)
+    for edit in secret_edits(base):  # whatever they save: secret values do not belong in a log
+        policy, _ = draft.with_edit(edit).build()
+        decisions = records.decisions(policy)
+        cost = records.cost(policy, decisions)
+        c = records.coverage(policy, decisions)
+        if _keeps(c, baseline):
+            steps.append(Step(edit, current[1] - cost[1], current[0] - cost[0]))
+            draft = draft.with_edit(edit)
+            current = cost
+        else:
+            rejected[edit.key] = Rejected(edit, current[1] - cost[1], _lost(c))
     for _ in range(max_steps):
         best: tuple[int, Edit, tuple[int, int]] | None = None
         for edit in candidates(records, draft):

@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "logs"
 POLICIES = ROOT / "policies"
 CAPTURE = FIXTURES / "whatif-capture.log"
+COVERAGE = FIXTURES / "coverage-capture.log"
 
 
 def _events(path: Path) -> list[tuple[dict, int]]:
@@ -35,18 +36,25 @@ def _coverage(policies: list, dets: list, capture: Path = CAPTURE) -> tuple[what
     return result, coverage.coverage(collector.finish(), dets, policies)
 
 
-@pytest.mark.parametrize("name", ["seed-production", "mixed"])
+REAL_LOGS = {  # (capture, log the apiserver wrote for the same traffic, policy it wrote it under)
+    "whatif/seed-production": (CAPTURE, FIXTURES / "whatif-seed-production.log", POLICIES / "seed-production.yaml"),
+    "whatif/mixed": (CAPTURE, FIXTURES / "whatif-mixed.log", FIXTURES / "whatif-mixed-policy.yaml"),
+    "coverage/seed-production": (COVERAGE, FIXTURES / "coverage-seed-production.log", POLICIES / "seed-production.yaml"),
+    "coverage/metadata-all": (COVERAGE, FIXTURES / "coverage-metadata-all.log", POLICIES / "metadata-all.yaml"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REAL_LOGS))
 def test_kept_requests_are_what_the_detections_find_in_the_real_log(name: str) -> None:
-    # The apiserver wrote whatif-<name>.log for the same traffic under that policy: running the
-    # detections on it must find exactly the requests coverage says the policy keeps.
-    policy = load_policy(POLICIES / "seed-production.yaml" if name == "seed-production"
-                         else FIXTURES / "whatif-mixed-policy.yaml")
+    # Running the detections on what the apiserver really wrote under a policy must find exactly
+    # the requests coverage (from the capture) says that policy keeps.
+    capture, real_log, policy_file = REAL_LOGS[name]
     dets = load_detections("article")
     collector = coverage.Collector(dets)
-    whatif.predict(_events(CAPTURE), [policy], observe=collector.observe)
+    whatif.predict(_events(capture), [load_policy(policy_file)], observe=collector.observe)
     found = collector.finish()
     verdicts = coverage.judge(found, dets, 0)
-    actual = [ev for ev, _ in _events(FIXTURES / f"whatif-{name}.log")]
+    actual = [ev for ev, _ in _events(real_log)]
     for di, det in enumerate(dets):
         kept = {_signature(f.event) for f, v in zip(found, verdicts) if f.detection == di and v.kept}
         real = {_signature(ev) for ev in actual if det.matches(ev)}
@@ -58,11 +66,14 @@ def test_shipped_policies_against_the_article_detections() -> None:
     names = ["seed-production", "seed-no-none-rules", "seed-with-requestreceived", "seed-secrets-requestresponse",
              "minimal-security", "metadata-all", "request-all", "requestresponse-all", "none"]
     policies = [load_policy(POLICIES / f"{n}.yaml") for n in names]
-    _, covs = _coverage(policies, load_detections("article"))
+    result, covs = _coverage(policies, load_detections("article"), COVERAGE)
+    assert result.capture_problems == {}
     by = {n: {d.name: d for d in c.detections} for n, c in zip(names, covs)}
-    found = {d: by["requestresponse-all"][d].found_requests for d in by["none"]}
-    assert found == {"secrets-read-by-non-serviceaccount": 1, "clusterrolebinding-to-cluster-admin": 1,
-                     "exec-in-production": 0}
+    found = {d: (by["none"][d].found_requests, by["none"][d].found_events) for d in by["none"]}
+    # bob's two secret reads, alice's cluster-admin binding, bob's two execs in production (with
+    # all their stages); not the service account's read, the view binding, exec in staging, attach
+    assert found == {"secrets-read-by-non-serviceaccount": (2, 4), "clusterrolebinding-to-cluster-admin": (1, 1),
+                     "exec-in-production": (2, 6)}
     for n in ("seed-production", "seed-no-none-rules", "seed-with-requestreceived", "seed-secrets-requestresponse",
               "minimal-security", "request-all", "requestresponse-all"):
         assert all(d.complete for d in by[n].values()), n
@@ -71,9 +82,13 @@ def test_shipped_policies_against_the_article_detections() -> None:
     assert crb.missed[0].reason == "requestObject.roleRef.name not logged at Metadata (rules[0])"
     assert crb.missed[0].examples[0]["user"] == "alice" and crb.missed[0].examples[0]["verb"] == "create"
     assert by["metadata-all"]["secrets-read-by-non-serviceaccount"].complete
+    assert by["metadata-all"]["exec-in-production"].complete
     for d in by["none"].values():
         assert d.kept_requests == 0
         assert all(g.reason == "not logged (rules[0]: level None)" for g in d.missed)
+    # the article's policy keeps one event per secret read (its secrets rule keeps RequestReceived too)
+    assert by["seed-production"]["secrets-read-by-non-serviceaccount"].kept_events == 4
+    assert by["minimal-security"]["secrets-read-by-non-serviceaccount"].kept_events == 2
 
 
 def test_a_request_is_kept_by_any_of_its_events_and_stages_matter() -> None:
@@ -132,7 +147,7 @@ def test_never_selected_decides_on_what_a_rule_fixes() -> None:
     assert suggest.never_selected(sql, "get", "", "pods")
 
 
-def _suggest(base: str, dets=None, capture: Path = CAPTURE, min_saving: float = 0.01) -> tuple:
+def _suggest(base: str, dets=None, capture: Path = COVERAGE, min_saving: float = 0.01) -> tuple:
     dets = dets or load_detections("article")
     rec = records.build(_events(capture), dets)
     result = suggest.search(rec, load_policy(POLICIES / f"{base}.yaml"), min_saving=min_saving)
@@ -140,13 +155,17 @@ def _suggest(base: str, dets=None, capture: Path = CAPTURE, min_saving: float = 
     return result, proof
 
 
+def _errors(policy) -> list[str]:
+    return [f.line() for f in lint(policy) if f.severity == "error" or f.rule_id == "AB002"]
+
+
 def test_suggest_from_the_article_policy_keeps_every_detection(tmp_path: Path) -> None:
     result, proof = _suggest("seed-production")
     assert proof.keeps_every_detection and proof.matches_search
-    assert result.cost[1] < result.base_cost[1]
+    assert [d.kept_requests for d in proof.coverage[1].detections] == [2, 1, 2]
+    assert result.cost[1] < 0.6 * result.base_cost[1]
     assert sum(s.saving_bytes for s in result.steps) == result.base_cost[1] - result.cost[1]
-    kinds = [s.edit.kind for s in result.steps]
-    assert kinds[0] == "omit-stage" and result.steps[0].edit.omit_stage == "RequestReceived"
+    assert result.steps[0].edit.omit_stage == "RequestReceived"  # the biggest saving here
     for rule in result.policy.rules[: len(result.policy.rules) - len(result.base.rules)]:
         assert rule.level == "None"
         assert set(rule.verbs) <= {"get", "list", "watch"} or rule.non_resource_urls  # never a write
@@ -154,24 +173,32 @@ def test_suggest_from_the_article_policy_keeps_every_detection(tmp_path: Path) -
                        for gr in rule.resources)
     # the written file is a valid policy whose replay is the search's answer
     path = tmp_path / "suggested.yaml"
-    path.write_text(suggest.policy_yaml(result, str(CAPTURE), "article"))
+    path.write_text(suggest.policy_yaml(result, str(COVERAGE), "article"))
     again = load_policy(path)
-    assert records.build(_events(CAPTURE), load_detections("article")).cost(again) == result.cost
-    assert not [f for f in lint(again) if f.severity == "error"]
+    assert records.build(_events(COVERAGE), load_detections("article")).cost(again) == result.cost
+    assert _errors(again) == []
 
 
 def test_suggest_lowers_levels_only_where_no_detection_needs_the_body() -> None:
     result, proof = _suggest("requestresponse-all")
-    assert proof.keeps_every_detection
-    applied = {s.edit.summary for s in result.steps}
+    assert proof.keeps_every_detection and proof.matches_search
+    applied = [s.edit.summary for s in result.steps]
+    assert applied[0].startswith("secrets and configmaps under rules[0] (RequestResponse) to Metadata")
     assert "rules[0] (RequestResponse) to Request" in applied
     rejected = {r.edit.summary: r for r in result.rejected}
     to_meta = rejected["rules[0] (RequestResponse) to Metadata"]
-    assert to_meta.lost == [{"detection": "clusterrolebinding-to-cluster-admin", "requests": 1,
-                             "reason": "requestObject.roleRef.name not logged at Metadata (rules[0])"}]
-    # narrowed rules copy the base rule's scope and name one resource and verb
+    assert [(x["detection"], x["requests"]) for x in to_meta.lost] == [("clusterrolebinding-to-cluster-admin", 1)]
+    assert to_meta.lost[0]["reason"].startswith("requestObject.roleRef.name not logged at Metadata")
     narrowed = [s.edit for s in result.steps if s.edit.kind == "lower-class"]
     assert narrowed and all(len(e.before[1].resources) == 1 and e.before[1].verbs for e in narrowed)
+    assert _errors(result.policy) == []  # no secret values left in the log, no rule shadowed
+
+
+def test_suggest_fixes_the_secrets_anti_pattern_by_lowering_its_rule() -> None:
+    result, proof = _suggest("seed-secrets-requestresponse")
+    assert proof.keeps_every_detection
+    assert result.steps[0].edit.kind == "lint" and result.steps[0].edit.lower == (2, "Metadata")
+    assert _errors(result.policy) == []
 
 
 def test_suggest_keeps_what_the_base_keeps_when_the_base_already_misses() -> None:
@@ -205,7 +232,7 @@ def test_cli_suggest_writes_lints_and_proves(tmp_path: Path, capsys, monkeypatch
     from tests.unit.test_detections import run_main
 
     out = tmp_path / "s.yaml"
-    rc, stdout, _ = run_main(["policy", "suggest", str(CAPTURE), "--policy", str(POLICIES / "seed-production.yaml"),
+    rc, stdout, _ = run_main(["policy", "suggest", str(COVERAGE), "--policy", str(POLICIES / "seed-production.yaml"),
                               "--detections", "article", "--rate", "100", "--out", str(out), "--format", "json"],
                              capsys, monkeypatch)
     assert rc == 0
