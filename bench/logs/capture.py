@@ -3,7 +3,8 @@
 Such a log holds every request with both bodies, so what-if and coverage can replay it
 for every other policy of the run. The measurement keeps it (first repeat only, the
 traffic window only, gzipped) as captures/<variant>-r<N>.log.gz in the run directory;
-the report and the capacity plan read it back for coverage.
+the report and the capacity plan read it back for coverage. Secret values in it are
+overwritten first (redact.py), keeping every line's length.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
+from bench.logs.redact import redact_line
 from bench.policy.loader import load_policy
 from bench.policy.model import Policy
 
@@ -67,7 +69,7 @@ def keep(log_files: list[Path], policy_path: Path | None, window: tuple[float, f
                 with opener(path, "rb") as fh:  # type: ignore[operator]
                     for line in fh:
                         if line.strip() and _in_window(line, window):
-                            out.write(line if line.endswith(b"\n") else line + b"\n")
+                            out.write(redact_line(line if line.endswith(b"\n") else line + b"\n"))
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

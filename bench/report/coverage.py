@@ -23,6 +23,7 @@ from bench.logs import coverage as cov
 from bench.logs import reader, whatif
 from bench.paths import project_root
 from bench.policy.loader import load_policy
+from bench.results.schema import MEASURED
 
 DEFAULT_DETECTIONS = "auditbench-traffic"
 _CACHE = "coverage.json"
@@ -87,7 +88,7 @@ def _mean(values: list[float]) -> float | None:
 
 def _measured(results: list, policy: str) -> float | None:
     return _mean([r.audit.log.bytes_per_request for r in results
-                  if r.variant.policy == policy and r.status == "ok" and r.audit and r.audit.log])
+                  if r.variant.policy == policy and r.status in MEASURED and r.audit and r.audit.log])
 
 
 def compute(run_dir: Path, results: list, detections: str = DEFAULT_DETECTIONS) -> RunCoverage | None:
