@@ -59,6 +59,9 @@ def print_suggestion(console: Console, doc: dict[str, Any]) -> None:
     rate = doc.get("rate_rps")
     console.print(f"base {base['policy']}: {base['events']:,} events, {human_bytes(base['bytes'])} for "
                   f"{doc['capture']['requests']:,} captured requests", highlight=False)
+    for problem, n in doc["capture"]["problems"].items():
+        console.print(f"[yellow]warning:[/yellow] {n:,} {problem}; edits and savings cannot account "
+                      "for what the capture lacks (capture with policies/capture.yaml)", highlight=False)
     t = Table(title="edits applied (each keeps every detection)", title_justify="left")
     for col, just in (("#", "right"), ("edit", "left"), ("saves", "right"), ("% of base", "right")):
         t.add_column(col, justify=just, overflow="fold")  # type: ignore[arg-type]

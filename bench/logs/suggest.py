@@ -402,7 +402,7 @@ def report_json(suggestion: Suggestion, proof: Proof, out: str, lint_lines: list
     kept = sum(d.kept_requests for d in new_cov.detections)
     found = sum(d.found_requests for d in new_cov.detections)
     return {
-        "capture": {"requests": suggestion.capture_requests},
+        "capture": {"requests": suggestion.capture_requests, "problems": proof.whatif.capture_problems},
         "rate_rps": rate_rps,
         "base": {"policy": suggestion.base.source, "events": suggestion.base_cost[0], "bytes": suggestion.base_cost[1],
                  "bytes_per_day": per_day(suggestion.base_cost[1])},

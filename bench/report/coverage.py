@@ -111,8 +111,8 @@ def compute(run_dir: Path, results: list, detections: str = DEFAULT_DETECTIONS) 
     result = whatif.predict(reader.iter_events(reader.expand([capture])), policies, observe=collector.observe)
     covs = cov.coverage(collector.finish(), dets, policies, examples=1)
     if _MISSING_RR in result.capture_problems:
-        notes.append("the capture omits RequestReceived (as requestresponse-all does), so predicted bytes leave "
-                     "those events out; coverage counts requests and is unaffected")
+        notes.append("the capture omits RequestReceived (as requestresponse-all does), so replayed bytes leave "
+                     "those events out (the capture policy keeps them); coverage counts requests and is unaffected")
     rows = []
     for name, pred, c in zip(names, result.predictions, covs):
         rows.append(PolicyRow(
