@@ -172,7 +172,7 @@ class PolicyCoverage:
         return {"policy": self.policy, "complete": self.complete, "detections": [d.to_json() for d in self.detections]}
 
 
-def _example(ev: Mapping[str, Any]) -> dict[str, Any]:
+def example(ev: Mapping[str, Any]) -> dict[str, Any]:
     ref = ev.get("objectRef") if isinstance(ev.get("objectRef"), Mapping) else {}
     resource = ref.get("resource")
     if resource and ref.get("subresource"):
@@ -201,7 +201,7 @@ def summarize(found: Sequence[FoundEvent], detections: Sequence[Detection], poli
             group = groups.setdefault(reason, MissedGroup(reason))
             group.requests += 1
             if len(group.examples) < examples:
-                group.examples.append(_example(pairs[-1][0].event))
+                group.examples.append(example(pairs[-1][0].event))
         cov.missed = sorted(groups.values(), key=lambda g: -g.requests)
         out.append(cov)
     return PolicyCoverage(policy.source, out)

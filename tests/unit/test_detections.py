@@ -223,3 +223,14 @@ def test_cli_bad_detections_file_is_one_line_exit_2(tmp_path: Path, capsys, monk
     rc, _, err = run_main(["whatif", str(FIXTURES / "whatif-capture.log"), "--policy", policy, "--detections",
                            "no-such-set"], capsys, monkeypatch)
     assert rc == 2 and "no such detections file" in err
+
+
+def test_cli_logs_detect_with_a_detections_file_matches_the_built_in(capsys, monkeypatch) -> None:
+    path = str(FIXTURES / "detect-cases.log")
+    rc, built_in, _ = run_main(["logs", "detect", path, "--format", "json"], capsys, monkeypatch)
+    assert rc == 0
+    rc, as_data, _ = run_main(["logs", "detect", path, "--detections", "article", "--format", "json"], capsys, monkeypatch)
+    assert rc == 0
+    a = {d["name"]: d["events"] for d in json.loads(built_in)["detections"]}
+    b = {d["name"]: d["events"] for d in json.loads(as_data)["detections"]}
+    assert a == b and all(a.values())
