@@ -293,47 +293,66 @@ def _lost(c: cov.PolicyCoverage) -> list[dict[str, Any]]:
              "reason": d.missed[0].reason if d.missed else ""} for d in c.detections if not d.complete]
 
 
-def search(records: Records, base: Policy, min_saving: float = 0.01, max_steps: int = 50) -> Suggestion:
-    """Greedy: apply the safe edit with the biggest saving until none saves ``min_saving`` of the base bytes."""
-    draft = Draft(base)
-    base_cost = records.cost(base)
-    floor = max(1, int(min_saving * base_cost[1]))
-    current = base_cost
-    steps: list[Step] = []
-    rejected: dict[tuple[Any, ...], Rejected] = {}
-    baseline = records.coverage(base)
-    for edit in secret_edits(base):  # whatever they save: secret values do not belong in a log
-        policy, _ = draft.with_edit(edit).build()
-        decisions = records.decisions(policy)
-        cost = records.cost(policy, decisions)
-        c = records.coverage(policy, decisions)
+def _replay(records: Records, draft: Draft, edit: Edit, with_coverage: bool = True
+            ) -> tuple[tuple[int, int], cov.PolicyCoverage | None]:
+    """Cost (events, bytes) of the draft with the edit, and its coverage when asked."""
+    policy, _ = draft.with_edit(edit).build()
+    decisions = records.decisions(policy)
+    cost = records.cost(policy, decisions)
+    return cost, records.coverage(policy, decisions) if with_coverage else None
+
+
+Cost = tuple[int, int]  # events, bytes
+
+
+def _secret_fixes(records: Records, draft: Draft, current: Cost, baseline: cov.PolicyCoverage, steps: list[Step],
+                  rejected: dict[tuple[Any, ...], Rejected]) -> tuple[Draft, Cost]:
+    """Apply secret_edits that keep every detection, whatever they save."""
+    for edit in secret_edits(draft.base):
+        cost, c = _replay(records, draft, edit)
+        assert c is not None
         if _keeps(c, baseline):
             steps.append(Step(edit, current[1] - cost[1], current[0] - cost[0]))
-            draft = draft.with_edit(edit)
-            current = cost
+            draft, current = draft.with_edit(edit), cost
         else:
             rejected[edit.key] = Rejected(edit, current[1] - cost[1], _lost(c))
-    for _ in range(max_steps):
-        best: tuple[int, Edit, tuple[int, int]] | None = None
-        for edit in candidates(records, draft):
-            policy, _ = draft.with_edit(edit).build()
-            decisions = records.decisions(policy)
-            cost = records.cost(policy, decisions)
-            saving = current[1] - cost[1]
-            if saving < floor or (best is not None and saving <= best[0]):
-                continue
-            c = records.coverage(policy, decisions)
-            if not _keeps(c, baseline):
-                if edit.key not in rejected or rejected[edit.key].saving_bytes < saving:
-                    rejected[edit.key] = Rejected(edit, saving, _lost(c))
-                continue
+    return draft, current
+
+
+def _best(records: Records, draft: Draft, current: Cost, floor: int, baseline: cov.PolicyCoverage,
+          rejected: dict[tuple[Any, ...], Rejected]) -> tuple[int, Edit, Cost] | None:
+    """The candidate with the biggest saving (at least ``floor``) that keeps every detection."""
+    best: tuple[int, Edit, Cost] | None = None
+    for edit in candidates(records, draft):
+        cost, _ = _replay(records, draft, edit, with_coverage=False)
+        saving = current[1] - cost[1]
+        if saving < floor or (best is not None and saving <= best[0]):
+            continue
+        _, c = _replay(records, draft, edit)
+        assert c is not None
+        if _keeps(c, baseline):
             best = (saving, edit, cost)
+        elif edit.key not in rejected or rejected[edit.key].saving_bytes < saving:
+            rejected[edit.key] = Rejected(edit, saving, _lost(c))
+    return best
+
+
+def search(records: Records, base: Policy, min_saving: float = 0.01, max_steps: int = 50) -> Suggestion:
+    """Secret fixes, then greedily the safe edit with the biggest saving until none saves
+    ``min_saving`` of the base bytes."""
+    base_cost = records.cost(base)
+    baseline = records.coverage(base)
+    steps: list[Step] = []
+    rejected: dict[tuple[Any, ...], Rejected] = {}
+    draft, current = _secret_fixes(records, Draft(base), base_cost, baseline, steps, rejected)
+    floor = max(1, int(min_saving * base_cost[1]))
+    for _ in range(max_steps):
+        best = _best(records, draft, current, floor, baseline, rejected)
         if best is None:
             break
         saving, edit, cost = best
         steps.append(Step(edit, saving, current[0] - cost[0]))
-        draft = draft.with_edit(edit)
-        current = cost
+        draft, current = draft.with_edit(edit), cost
         rejected.pop(edit.key, None)
     policy, _ = draft.build()
     policy = replace(policy, source=f"suggested from {base.source}")
