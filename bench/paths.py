@@ -26,15 +26,26 @@ def results_root() -> Path:
 
 
 def check_writable(path: Path) -> None:
-    """Make sure, before any long work, that the harness can write ``path`` (a results root):
-    create it if needed and fail with one line if the machine refuses."""
+    """Make sure, before any long work, that the harness can write ``path`` (a results root),
+    and fail with one line if the machine refuses. Leaves nothing behind: directories it had
+    to create for the check are removed again."""
     from bench.errors import EnvironmentProblem
 
+    created: list[Path] = []
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        missing = [p for p in [path, *path.parents] if not p.exists()]
+        for d in reversed(missing):
+            d.mkdir()
+            created.append(d)
         probe = path / f".auditbench-write-check-{os.getpid()}"
         probe.touch()
         probe.unlink()
     except OSError as exc:
         raise EnvironmentProblem(f"{path}: cannot write results here ({exc.strerror or exc})",
                                  "set AUDITBENCH_RESULTS_DIR or --results-dir to a writable directory") from None
+    finally:
+        for d in reversed(created):
+            try:
+                d.rmdir()
+            except OSError:
+                pass

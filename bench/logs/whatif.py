@@ -36,7 +36,7 @@ what it never recorded; those events are counted under ``capture_problems``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -174,6 +174,9 @@ class Prediction:
         }
 
 
+DAY_S = 86400.0
+
+
 @dataclass
 class WhatIf:
     capture_events: int = 0
@@ -182,11 +185,25 @@ class WhatIf:
     capture_problems: dict[str, int] = field(default_factory=dict)
     predictions: list[Prediction] = field(default_factory=list)
 
-    def to_json(self) -> dict[str, Any]:
+    def bytes_per_day(self, pred: Prediction, rate_rps: float) -> float | None:
+        """Bytes a day at ``rate_rps`` API requests/s with the capture's mix of requests."""
+        if not self.capture_requests:
+            return None
+        return pred.bytes / self.capture_requests * rate_rps * DAY_S
+
+    def to_json(self, rate_rps: float | None = None) -> dict[str, Any]:
+        preds = []
+        for p in self.predictions:
+            doc = p.to_json()
+            doc["bytes_per_request"] = p.bytes / self.capture_requests if self.capture_requests else None
+            if rate_rps is not None:
+                doc["rate_rps"] = rate_rps
+                doc["bytes_per_day"] = self.bytes_per_day(p, rate_rps)
+            preds.append(doc)
         return {
             "capture": {"events": self.capture_events, "bytes": self.capture_bytes, "requests": self.capture_requests,
                         "problems": self.capture_problems},
-            "predictions": [p.to_json() for p in self.predictions],
+            "predictions": preds,
         }
 
 
@@ -196,11 +213,14 @@ def _capture_problem(event: Mapping[str, Any]) -> str | None:
     return None
 
 
-def predict(events: Iterable[tuple[Mapping[str, Any], int]], policies: Sequence[Policy]) -> WhatIf:
+def predict(events: Iterable[tuple[Mapping[str, Any], int]], policies: Sequence[Policy],
+            observe: Callable[[Mapping[str, Any], Sequence[Decision]], None] | None = None) -> WhatIf:
     """Events and bytes each policy would write for the captured traffic.
 
     ``events`` yields (event, captured bytes), e.g. reader.iter_events over a capture
-    taken with a RequestResponse-for-everything policy that omits no stage.
+    taken with a RequestResponse-for-everything policy that omits no stage. ``observe``
+    sees every captured event with each policy's decision (coverage uses it, so one pass
+    over the capture gives both).
     """
     result = WhatIf()
     preds = [Prediction(p.source) for p in policies]
@@ -224,8 +244,10 @@ def predict(events: Iterable[tuple[Mapping[str, Any], int]], policies: Sequence[
         if problem:
             result.capture_problems[problem] = result.capture_problems.get(problem, 0) + 1
         sizes = _EventSizes(event, nbytes)
-        for i, (pred, policy) in enumerate(zip(preds, policies)):
-            decision = cache.decide(policy, event)
+        decisions = [cache.decide(policy, event) for policy in policies]
+        if observe is not None:
+            observe(event, decisions)
+        for i, (pred, decision) in enumerate(zip(preds, decisions)):
             if decision.level == "None" or stage in decision.omit_stages:
                 pred.by_rule.setdefault(decision.rule_index, Counter())
                 continue

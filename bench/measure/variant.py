@@ -207,6 +207,13 @@ def run_measured(variant: Variant, bins: Binaries, scratch: Path, run_dir: Path,
             receiver.stop()
         doc = collect(ctx, measurements, errors)
         doc["apiserver_flags"] = apiserver_flags
+        if cluster.audit_log_path is not None and ctx.window is not None:
+            # A RequestResponse-for-everything log: coverage and what-if replay it later.
+            from bench.logs import capture
+            from bench.logs.reader import log_files
+
+            capture.keep(log_files(cluster.audit_log_path), variant.policy_path, (ctx.window.start, ctx.window.end),
+                         run_dir, variant.id, repeat)
         if samples_tmp.exists():
             rel = store.samples_file(variant.id, repeat)
             atomic.write_bytes(run_dir / rel, samples_tmp.read_bytes())

@@ -14,7 +14,7 @@ from bench.formats import HELP as FORMAT_HELP
 from bench.formats import Format
 from bench.policy.diff import diff
 from bench.policy.explain import explain, render_text
-from bench.policy.lint import has_errors, lint
+from bench.policy.lint import lint
 from bench.policy.loader import load_policy
 from bench.policy.request import RequestAttributes
 
@@ -100,7 +100,7 @@ def diff_cmd(
     from rich.table import Table
 
     table = Table(title=f"{a} vs {b}: {len(rows)} request classes differ")
-    for col in ("request class", "users", f"A level", "A stages", "B level", "B stages"):
+    for col in ("request class", "users", "A level", "A stages", "B level", "B stages"):
         table.add_column(col)
     for r in rows:
         table.add_row(r.request_class, str(len(r.users)), _lvl(r.level_a, r.rule_a), ",".join(r.stages_a) or "-",
@@ -110,3 +110,43 @@ def diff_cmd(
 
 def _lvl(level: str, rule: int | None) -> str:
     return f"{level} (rules[{rule}])" if rule is not None else f"{level} (no rule)"
+
+
+@app.command("suggest")
+def suggest_cmd(
+    captures: list[Path] = typer.Argument(..., help="Capture taken with a RequestResponse-for-everything policy (audit log files, webhook captures)."),
+    policy: Path = typer.Option(..., "--policy", help="The base policy to make cheaper."),
+    detections: str = typer.Option("article", "--detections", help="Detections file, or a shipped set by name (article, auditbench-traffic)."),
+    rate: Optional[float] = typer.Option(None, "--rate", help="API requests/s: give savings in bytes per day at this rate."),
+    min_saving: float = typer.Option(1.0, "--min-saving", min=0.0, help="Apply only edits that save at least this percent of the base policy's bytes."),
+    out_file: Optional[Path] = typer.Option(None, "--out", help="Where to write the suggested policy (default: <base>.suggested.yaml in the current directory)."),
+    fmt: Format = typer.Option(Format.text, "--format"),
+) -> None:
+    """Propose cheaper edits to a policy that keep every detection; write, lint and prove the result by replay."""
+    from bench import atomic
+    from bench.detections import find_detections, load_detections
+    from bench.logs import coverage_render, reader, records, suggest
+
+    if rate is not None and rate <= 0:
+        raise InputError(None, "--rate", "must be a positive number of requests per second")
+    base = load_policy(policy)
+    dets = load_detections(detections)
+    sources = reader.expand(captures)
+    rec = records.build(reader.iter_events(sources), dets)
+    if not rec.capture_events:
+        raise InputError(", ".join(str(c) for c in captures), None, "the capture holds no audit events")
+    result = suggest.search(rec, base, min_saving=min_saving / 100.0)
+    proof = suggest.prove(reader.iter_events(sources), result, dets)
+    target = out_file or Path(f"{policy.stem}.suggested.yaml")
+    text = suggest.policy_yaml(result, ", ".join(str(c) for c in captures), str(find_detections(detections)))
+    atomic.write_text(target, text)
+    lint_lines = [f.line() for f in lint(load_policy(target), str(target))]
+    doc = suggest.report_json(result, proof, str(target), lint_lines, rate)
+    if fmt is Format.json:
+        print(json.dumps(doc, indent=2))
+    else:
+        from rich.console import Console  # rich only where tables are drawn: policy's start stays fast
+
+        coverage_render.print_suggestion(Console(highlight=False, soft_wrap=True), doc)
+    if not (proof.keeps_every_detection and proof.matches_search):
+        sys.exit(1)  # never hand over a policy the replay does not back

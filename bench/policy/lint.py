@@ -8,9 +8,14 @@ only when no realistic request reaches it. Searches are capped; a capped search 
 (AB008) instead of guessed.
 
 Rule ids (stable; never reuse a retired id):
-  AB001 error    secret material reaches the log: secrets or configmaps at Request or
-                 RequestResponse (bodies hold the data), serviceaccounts/token or tokenreviews
-                 at RequestResponse (the token is in the response)
+  AB001 error    secret material reaches the log: secrets or configmaps created, updated or
+                 patched at Request or above (the request body holds the data), or read,
+                 written or deleted at RequestResponse (the response body holds it);
+                 serviceaccounts/token or tokenreviews at RequestResponse (the token is in the
+                 response). Which verb carries which body is bodies.py's model: delete and
+                 deletecollection send only DeleteOptions and get/list/watch no body, so
+                 they are safe at Request (GKE's policy logs the namespace controller's
+                 deletecollection at Request); a watch's stream is never logged.
   AB002 warning  a rule can never match (earlier rules catch every request it matches, or no
                  real request matches it)
   AB003 info     no catch-all: some requests match no rule and are not audited (level None)
@@ -31,6 +36,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Iterable
 
+from bench.policy import bodies
 from bench.policy.checker import compile_policy
 from bench.policy.model import LEVEL_RANK, GroupResources, Policy, PolicyRule
 from bench.policy.request import RequestAttributes, describe
@@ -78,14 +84,33 @@ class _Target:
         )
 
 
-# (target, minimum level that leaks, rule id, severity, why)
+@dataclass(frozen=True)
+class _Sensitive:
+    """Requests whose bodies hold secret material: which bodies, and what they hold."""
+
+    target: _Target
+    what: str
+    request: bool  # the request body of create/update/patch holds it
+    response: bool  # the response body holds it (bodies.RESPONSE_DATA_VERBS)
+
+    def leaks(self, verb: str, level: str) -> list[str]:
+        """The bodies that carry the material into the log for this verb at this level."""
+        out = []
+        if self.request and bodies.request_data_logged(verb, level):
+            out.append("request")
+        if self.response and bodies.response_data_logged(verb, level):
+            out.append("response")
+        return out
+
+
 _SENSITIVE = (
-    (_Target("secrets", "", "secrets"), "Request", "AB001", "error", "request/response bodies hold the secret data"),
-    (_Target("configmaps", "", "configmaps"), "Request", "AB001", "error", "request/response bodies hold the configuration data"),
-    (_Target("serviceaccounts/token", "", "serviceaccounts/token", ("create",)), "RequestResponse", "AB001", "error",
-     "the response body holds the issued token"),
-    (_Target("tokenreviews", "authentication.k8s.io", "tokenreviews", ("create",), True), "RequestResponse", "AB001", "error",
-     "the bodies hold the bearer token under review"),
+    _Sensitive(_Target("secrets", "", "secrets"), "the secret data", request=True, response=True),
+    _Sensitive(_Target("configmaps", "", "configmaps"), "the configuration data", request=True, response=True),
+    _Sensitive(_Target("serviceaccounts/token", "", "serviceaccounts/token", ("create",)), "the issued token",
+               request=False, response=True),
+    # The request body (spec.token) is AB009's business; at RequestResponse the response echoes it.
+    _Sensitive(_Target("tokenreviews", "authentication.k8s.io", "tokenreviews", ("create",), True),
+               "the bearer token under review", request=False, response=True),
 )
 _TOKENREVIEW_REQUEST = _Target("tokenreviews", "authentication.k8s.io", "tokenreviews", ("create",), True)
 _HIGH_VOLUME = (
@@ -107,9 +132,8 @@ def lint(policy: Policy, source: str | None = None) -> list[Finding]:
     findings = [Finding("AB006", "warning", w, source) for w in policy.warnings]
     findings += _unknown_verbs(policy, source)
     reachable = _shadowing(policy, source, findings)
-    for target, min_level, rule_id, severity, why in _SENSITIVE:
-        findings += _reach(compiled, v, target, min_level, rule_id, severity,
-                           f"{target.label} can be logged at {{level}}: {why}", source)
+    for sensitive in _SENSITIVE:
+        findings += _leaks(compiled, v, sensitive, source)
     findings += _reach(compiled, v, _TOKENREVIEW_REQUEST, "Request", "AB009", "warning",
                        "tokenreviews can be logged at {level}: the request body (spec.token) is a bearer token", source,
                        exact_level="Request")
@@ -191,6 +215,36 @@ def _reach(compiled, v: Vocab, target: _Target, min_level: str, rule_id: str, se
         Finding(rule_id, severity, message.format(level=level), source, index, describe(attrs))
         for index, (level, attrs) in sorted(first.items())
     ]
+
+
+def _leaks(compiled, v: Vocab, s: _Sensitive, source: str) -> list[Finding]:
+    """AB001 per rule that logs a body holding ``s.what``; the message names the verbs that
+    do and says why the others reaching the same rule do not."""
+    leaking: dict[int, dict[str, set[str]]] = {}  # rule -> body -> verbs
+    quiet: dict[int, set[str]] = {}
+    first: dict[int, RequestAttributes] = {}
+    levels: dict[int, str] = {}
+    for attrs in requests_matching(s.target.rule(), v):
+        d = compiled.evaluate(attrs)
+        if d.rule_index is None:
+            continue
+        levels[d.rule_index] = d.level
+        found = s.leaks(attrs.verb, d.level)
+        if not found:
+            quiet.setdefault(d.rule_index, set()).add(attrs.verb)
+            continue
+        first.setdefault(d.rule_index, attrs)
+        for body in found:
+            leaking.setdefault(d.rule_index, {}).setdefault(body, set()).add(attrs.verb)
+    out = []
+    for index in sorted(leaking):
+        level = levels[index]
+        held = " and ".join(f"the {body} bodies of {', '.join(sorted(verbs))}"
+                            for body, verbs in sorted(leaking[index].items()))
+        safe = bodies.explain_no_data(quiet.get(index, set()) - set().union(*leaking[index].values()), level)
+        message = f"{s.target.label} can be logged at {level}: {held} hold {s.what}" + (f" ({safe})" if safe else "")
+        out.append(Finding("AB001", "error", message, source, index, describe(first[index])))
+    return out
 
 
 def _request_received(policy: Policy, compiled, reachable: set[int], source: str) -> list[Finding]:

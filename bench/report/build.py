@@ -163,8 +163,16 @@ def _rule_costs(results: list) -> list[dict[str, Any]]:
     return list(seen.values())
 
 
+def _coverage(data: RunData, detections: str | None) -> dict[str, Any]:
+    """Template context for the cost-and-coverage section (bench/report/coverage.py)."""
+    from bench.report import coverage
+
+    return {"coverage": coverage.compute(data.run_dir, data.results, detections or coverage.DEFAULT_DETECTIONS),
+            "cover": coverage.cell}
+
+
 def build_report(ref: str | Path, out: Path | None = None, root: Path | None = None, seed: int = 0,
-                 n_boot: int = 500) -> ReportFiles:
+                 n_boot: int = 500, detections: str | None = None) -> ReportFiles:
     data = load_run(ref, root)
     out = out or data.run_dir
     frame = data.frame
@@ -195,6 +203,7 @@ def build_report(ref: str | Path, out: Path | None = None, root: Path | None = N
         rule_costs=_rule_costs(data.results),
         loads=_loads(frame), flags=[{"variant_id": r.variant_id, "repeat": r.repeat, "flags": r.flags}
                                     for r in data.results if r.flags],
+        **_coverage(data, detections),
     )
     md = atomic.write_text(out / "report.md", render("report.md.j2", **context))
     html = atomic.write_text(out / "report.html", render("report.html.j2", **context))
@@ -280,7 +289,8 @@ class CapacityFiles:
 
 
 def build_capacity(ref: str | Path, rate: float, profile: str, retention_days: float | None = None,
-                   burst_factor: float = 3.0, out: Path | None = None, root: Path | None = None) -> CapacityFiles:
+                   burst_factor: float = 3.0, out: Path | None = None, root: Path | None = None,
+                   detections: str | None = None) -> CapacityFiles:
     if rate <= 0:
         raise InputError(None, "--rate", "must be a positive number of requests per second")
     data = load_run(ref, root)
@@ -296,7 +306,8 @@ def build_capacity(ref: str | Path, rate: float, profile: str, retention_days: f
     plot = plots.capacity_bars([r["variant_id"] for r in rows], [r["plan"].gb_per_day for r in rows],
                                [r["plan"].added_cores for r in rows], out / "plots" / f"capacity-{tag}.png", rate)
     text = render("capacity.md.j2", manifest=data.manifest, rate=rate, profile=profile, retention_days=retention_days,
-                  burst_factor=burst_factor, rows=rows, plot=str(plot.relative_to(out)) if plot else None)
+                  burst_factor=burst_factor, rows=rows, plot=str(plot.relative_to(out)) if plot else None,
+                  **_coverage(data, detections))
     md = atomic.write_text(out / f"capacity-{tag}.md", text)
     return CapacityFiles(md, plot, text)
 

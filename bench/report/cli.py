@@ -50,6 +50,7 @@ def compare(
 def report(
     run: Annotated[str, typer.Argument(help="RUN_ID, a run directory, or 'latest'.")],
     out_dir: Annotated[Path | None, typer.Option("--out", help="Directory for the report (default: the run directory).")] = None,
+    detections: Annotated[str | None, typer.Option("--detections", help="Detections for the coverage section (file or shipped set; default auditbench-traffic).")] = None,
     results_dir: ResultsDir = None,
 ) -> None:
     """Write report.md, report.html, plots and PerfData JSON for a run."""
@@ -57,7 +58,7 @@ def report(
 
     if out_dir is not None:
         output_dir(out_dir, "--out")
-    files = build_report(run, out=out_dir, root=results_dir)
+    files = build_report(run, out=out_dir, root=results_dir, detections=detections)
     out.print(f"plots: {len(files.plots)}, PerfData: {files.perfdata}")
     out.print(f"report: {files.markdown}")
     out.print(f"report: {files.html}")
@@ -70,14 +71,15 @@ def capacity(
     retention_days: Annotated[float | None, typer.Option("--retention-days", help="Days of audit logs that must be kept.")] = None,
     burst: Annotated[float, typer.Option("--burst", help="Burst event rate as a multiple of the steady rate.")] = 3.0,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Directory for the plan (default: the run directory).")] = None,
+    detections: Annotated[str | None, typer.Option("--detections", help="Detections for the coverage columns (file or shipped set; default auditbench-traffic).")] = None,
     results_dir: ResultsDir = None,
 ) -> None:
-    """Project disk, rotation, webhook headroom and CPU for each policy at a target rate."""
+    """Project disk, rotation, webhook headroom and CPU for each policy at a target rate, next to which detections each keeps."""
     from bench.report.build import build_capacity
 
     if out_dir is not None:
         output_dir(out_dir, "--out")
-    files = build_capacity(run, rate, profile, retention_days, burst, out=out_dir, root=results_dir)
+    files = build_capacity(run, rate, profile, retention_days, burst, out=out_dir, root=results_dir, detections=detections)
     out.print(files.text, markup=False, highlight=False)
     out.print(f"capacity plan: {files.markdown}")
 

@@ -49,6 +49,47 @@ def test_sensitive_levels() -> None:
     assert ("AB001", "error", 1) in found
 
 
+def test_gke_production_policy_has_no_false_ab001() -> None:
+    # GKE logs the namespace controller's deletecollection at Request: DeleteOptions only.
+    from tests.fixtures.policy.gke_policy import GKE_POLICY, NAMESPACE_CONTROLLER_RULE
+
+    findings = lint(parse_policy(GKE_POLICY, "gke"))
+    assert not [f.line() for f in findings if f.severity == "error"]
+    assert not [f for f in findings if f.rule_index == NAMESPACE_CONTROLLER_RULE and f.rule_id in ("AB001", "AB005")]
+
+
+def test_ab001_follows_which_verb_carries_which_body() -> None:
+    def ab001(level: str, verbs: list[str]) -> list[str]:
+        rules = [{"level": level, "verbs": verbs, "resources": [{"group": "", "resources": ["secrets"]}]}, {"level": "None"}]
+        return [f.message for f in lint(parse_policy({**HEAD, "rules": rules})) if f.rule_id == "AB001"]
+
+    # At Request only create/update/patch bodies hold the data.
+    assert ab001("Request", ["delete", "deletecollection", "get", "list", "watch"]) == []
+    for verb in ("create", "update", "patch"):
+        assert ab001("Request", [verb]), verb
+    (msg,) = ab001("Request", ["create", "delete", "get"])
+    assert "request bodies of create hold the secret data" in msg
+    assert "delete: send only DeleteOptions" in msg and "get: send no body" in msg
+    # At RequestResponse every response holds it but a watch's (its stream is not logged).
+    assert ab001("RequestResponse", ["watch"]) == []
+    for verb in ("get", "list", "delete", "deletecollection", "create", "update", "patch"):
+        assert ab001("RequestResponse", [verb]), verb
+    (msg,) = ab001("RequestResponse", ["deletecollection", "watch"])
+    assert "response bodies of deletecollection" in msg and "watch: a watch stream is not logged" in msg
+
+
+def test_cli_lint_gke_policy_exits_0(tmp_path: Path) -> None:
+    import yaml
+
+    from tests.fixtures.policy.gke_policy import GKE_POLICY
+
+    path = tmp_path / "gke.yaml"
+    path.write_text(yaml.safe_dump(GKE_POLICY))
+    result = runner.invoke(app, ["lint", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "0 error(s)" in result.output
+
+
 def test_shadowed_rules() -> None:
     rules = [
         {"level": "None", "userGroups": ["system:authenticated", "system:unauthenticated"], "verbs": ["get", "list", "watch"]},
