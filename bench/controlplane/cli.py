@@ -1,4 +1,4 @@
-"""CLI: `auditbench controlplane build|versions|bench`."""
+"""CLI: `auditbench controlplane build|versions|bench|cache-key`."""
 
 from __future__ import annotations
 
@@ -67,3 +67,12 @@ def bench_cmd(
         cluster.cleanup_run_dir()
     out.print(f"start-to-ready: median {statistics.median(ready):.2f}s, min {min(ready):.2f}s, max {max(ready):.2f}s "
               f"over {starts} starts; stop: median {statistics.median(stops):.2f}s", highlight=False)
+
+
+@build_app.command("cache-key")
+def cache_key_cmd(
+    directory: bool = typer.Option(False, "--dir", help="Print the cache directory instead of the key."),
+) -> None:
+    """Print the binaries' cache key (Kubernetes and etcd versions, hash of the module files), e.g. for actions/cache."""
+    # plain print: a key or path must never be wrapped or styled
+    print(cpbuild.cache_dir() if directory else cpbuild.cache_key())
