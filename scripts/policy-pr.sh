@@ -135,7 +135,8 @@ cp "$work/scenario.yaml" "$run_dir/policy-pr-scenario.yaml"
 } >> "$summary"
 
 crc=0
-auditbench compare "$run_dir:$ref_id" "$run_dir:$pr_id" "${gates[@]}" --markdown "$work/compare.md" || crc=$?
+run_id="$(basename "$run_dir")"  # found under AUDITBENCH_RESULTS_DIR; reads better than a path
+auditbench compare "$run_id:$ref_id" "$run_id:$pr_id" ${gates[@]+"${gates[@]}"} --markdown "$work/compare.md" || crc=$?
 if [ -n "$summary" ] && [ -f "$work/compare.md" ]; then cat "$work/compare.md" >> "$summary"; fi
 output "tripped=$([ "$crc" -eq 1 ] && echo true || echo false)"
 if [ "$rc" -ne 0 ]; then note "auditbench: a variant failed, timed out or leaked a canary (see $run_dir)."; fi
