@@ -1,6 +1,7 @@
-"""scripts/policy-pr.sh end to end, as the GitHub Action runs it, on the real local backend with
-a short window: base vs PR policy with a gate that trips and one that does not, then a policy
-new in the PR against the no-audit baseline."""
+"""scripts/policy-pr.sh end to end on the real local backend with a short window: first through
+action.yml's own compare step (its shell text and env, multi-line gates), base vs PR policy with
+a gate that trips and one that does not; then the script by hand for a policy new in the PR,
+against the no-audit baseline."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.test_policy_pr_script import POLICIES, git, run
+from tests.unit.test_policy_pr_script import POLICIES, compare_env, git, run, run_action_step
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -41,15 +42,16 @@ def test_policy_pr_script_measures_compares_and_gates(binaries: object, tmp_path
 
     first = tmp_path / "first"
     first.mkdir()
-    done = run(root, "--policy", "policies/prod.yaml", "--base", base, *SHORT,
-               "--gate", "p99_latency_ratio>1000", "--gate", "bytes_per_request_ratio>0", tmp=first)
+    gates = "p99_latency_ratio>1000\n\n  bytes_per_request_ratio>0\n"  # as a YAML block scalar arrives
+    env = compare_env("policies/prod.yaml", base, gates, first / "results")
+    done = run_action_step("compare", root, first, env)
     assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]  # the second gate trips
     out = _outputs(first)
     assert out["tripped"] == "true"
     run_dir = Path(out["run_dir"])
     assert _variants(run_dir) == {"base.log.mixed": "ok", "pr.log.mixed": "ok", "baseline.mixed": "ok"}
     assert (run_dir / "report.md").is_file() and (run_dir / "policy-pr-scenario.yaml").is_file()
-    summary = (first / "summary.md").read_text()
+    summary = (first / "step-summary.md").read_text()
     assert f"Base (`{base[:12]}`) vs this change" in summary
     assert f"{run_dir.name}:base.log.mixed" in summary and f"{run_dir.name}:pr.log.mixed" in summary
     assert "| `p99_latency_ratio>1000` |" in summary and "✅ ok" in summary
