@@ -39,15 +39,16 @@ def fetch_config(host: str, port: int, join_key: str, timeout_s: float) -> dict[
             client.send(Message(transport.MSG_CONFIG, request, client_id))
             gevent.sleep(1.0)
 
-    asker = gevent.spawn(ask)
+    asker, receiver = gevent.spawn(ask), gevent.spawn(client.recv)
     try:
-        msg = gevent.spawn(client.recv).get(timeout=timeout_s)
+        msg = receiver.get(timeout=timeout_s)
     except gevent.Timeout:
         raise TimeoutError(f"no answer from the Locust master at {host}:{port} within {timeout_s:.0f}s") from None
     finally:
         answered = True
-        asker.kill(block=False)
-        client.close()
+        asker.kill()
+        receiver.kill()
+        client.close(linger=0)  # unsent requests to an absent master must not hold the exit
     if msg.type != transport.MSG_CONFIG:
         raise transport.ConfigError(f"unexpected {msg.type!r} message from the master")
     return msg.data

@@ -349,7 +349,8 @@ def _collect(run: _LocustRun, work: Path, samples_path: Path, profile: str, mode
     procs = [json.loads(p.read_text()) for p in sorted(work.glob("proc-*.json"))]
     expected = max(1, run.total)
     if len(procs) < expected:
-        raise EnvironmentProblem(f"Locust ended without recording ({len(procs)} of {expected} processes reported)",
+        joined = f"; did all {run.remote.count} remote workers join within {run.remote.join_timeout_s:.0f}s?" if run.remote else ""
+        raise EnvironmentProblem(f"Locust ended without recording ({len(procs)} of {expected} processes reported{joined})",
                                  run.log_tail())
     parts = [work / p["samples"] for p in procs]
     df = samples.merge_sample_files(parts, samples_path)

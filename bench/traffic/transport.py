@@ -204,6 +204,7 @@ class Collector:
         ledger.seqs.add(data["seq"])
         for t, cls, method, ms, status, nbytes, ok in data["rows"]:
             ledger.writer.add(t, cls, method, ms, status, nbytes, ok)
+        ledger.writer.flush()  # on disk as it arrives: a master that dies keeps what it had
         ledger.reported = max(ledger.reported, int(data["upto"]))
 
     def on_canaries(self, node_id: str, data: dict[str, Any]) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -53,14 +54,14 @@ def cluster() -> Iterator[Any]:
 class Workers:
     """`auditbench traffic worker` processes, each with its own TMPDIR and output file."""
 
-    def __init__(self, tmp: Path, port: int, n: int) -> None:
+    def __init__(self, tmp: Path, port: int, n: int, key: str = KEY, first: int = 0) -> None:
         self.tmp, self.procs, self.outputs = tmp, [], []
-        for i in range(n):
+        for i in range(first, first + n):
             tmpdir = tmp / f"worker-tmp-{i}"
             tmpdir.mkdir()
             out = open(tmp / f"worker-{i}.out", "wb")
             self.outputs.append(tmp / f"worker-{i}.out")
-            env = {**os.environ, "TMPDIR": str(tmpdir), "AUDITBENCH_JOIN_KEY": KEY}
+            env = {**os.environ, "TMPDIR": str(tmpdir), "AUDITBENCH_JOIN_KEY": key}
             self.procs.append(subprocess.Popen([str(AUDITBENCH), "traffic", "worker", "--master", f"127.0.0.1:{port}"],
                                                stdout=out, stderr=subprocess.STDOUT, env=env))
             out.close()
@@ -107,12 +108,18 @@ def test_remote_workers_merge_like_single_process(cluster: Any, tmp_path: Path) 
     single = _run(cluster, tmp_path / "single", max_requests=requests)
     (port,) = free_ports(1)
     future = _in_background(cluster, tmp_path / "dist", port, 2, max_requests=requests)
+    intruder = Workers(tmp_path, port, 1, key="not-the-key", first=2)  # gets no config, so no tokens
     workers = Workers(tmp_path, port, 2)
     try:
         result = future.result(timeout=300)
         assert workers.wait() == [0, 0]
+        assert intruder.wait() == [1]
     finally:
         workers.kill_all()
+        intruder.kill_all()
+    assert "wrong join key for this run" in intruder.outputs[0].read_text()
+    transport_doc = json.loads((tmp_path / "dist" / "locust" / "transport.json").read_text())
+    assert transport_doc["refused_config_requests"] >= 1 and len(transport_doc["workers"]) == 2
 
     # The same bounded count, each request exactly once.
     assert single.requests == result.requests == requests
@@ -142,7 +149,7 @@ def test_remote_workers_merge_like_single_process(cluster: Any, tmp_path: Path) 
     logs = "".join(p.read_text(errors="replace") for p in [*workers.outputs, *(tmp_path / "dist" / "locust").glob("*.log")])
     assert find_canaries(logs, canaries) == set()
     # The workers' copies of the run's CA and tokens are gone with them.
-    assert [list((tmp_path / f"worker-tmp-{i}").iterdir()) for i in range(2)] == [[], []]
+    assert [list((tmp_path / f"worker-tmp-{i}").iterdir()) for i in range(3)] == [[], [], []]
     print(f"\n{requests} requests: single p50 {single.latency['overall']['p50_ms']:.2f} ms "
           f"p99 {single.latency['overall']['p99_ms']:.2f} ms; 2 remote workers p50 "
           f"{result.latency['overall']['p50_ms']:.2f} ms p99 {result.latency['overall']['p99_ms']:.2f} ms")
@@ -158,14 +165,25 @@ def _locust_child(proc: subprocess.Popen[bytes], timeout: float = 60.0) -> psuti
     raise AssertionError("the worker never started Locust")
 
 
+def _wait_for_samples(work: Path, procs: tuple[int, ...], timeout: float = 90.0) -> None:
+    """Until the master has written rows from each worker (it writes each chunk as it arrives)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        files = [work / f"samples-{p}.csv" for p in procs]
+        if all(f.is_file() and len(f.read_text().splitlines()) > 1 for f in files):
+            return
+        time.sleep(0.2)
+    raise AssertionError("the master received no samples from the workers")
+
+
 def test_a_killed_worker_is_reported_with_its_lost_samples(cluster: Any, tmp_path: Path) -> None:
     (port,) = free_ports(1)
     future = _in_background(cluster, tmp_path / "dist", port, 2, duration_s=12.0, tolerate_lost_workers=True)
     workers = Workers(tmp_path, port, 2)
     try:
         victim = _locust_child(workers.procs[1])
-        _locust_child(workers.procs[0])
-        time.sleep(8.0)  # connect, 1 s warm-up, then a few seconds of the window
+        _wait_for_samples(tmp_path / "dist" / "locust", procs=(1, 2))  # both are shipping chunks
+        time.sleep(random.uniform(1.0, 3.0))  # at no fixed phase of the worker's flush cadence
         victim.send_signal(signal.SIGKILL)  # the worker's host is gone: nothing more from it
         started = time.monotonic()
         result = future.result(timeout=300)
