@@ -68,10 +68,13 @@ def _module_hash(src: Path) -> str:
     return digest.hexdigest()[:12]
 
 
+def cache_key(src: Path | None = None) -> str:
+    """Names the binaries' cache entry; CI caches (actions/cache) use the same key."""
+    return f"k8s-{KUBERNETES_VERSION}_etcd-{ETCD_VERSION}_{_module_hash(src or source_dir())}"
+
+
 def cache_dir(src: Path | None = None) -> Path:
-    src = src or source_dir()
-    key = f"k8s-{KUBERNETES_VERSION}_etcd-{ETCD_VERSION}_{_module_hash(src)}"
-    return cache_root() / "bin" / key
+    return cache_root() / "bin" / cache_key(src)
 
 
 def go_env() -> dict[str, str]:

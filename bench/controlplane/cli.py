@@ -1,4 +1,4 @@
-"""CLI: `auditbench controlplane build|versions|bench`."""
+"""CLI: `auditbench controlplane build|versions|bench|cache-key`."""
 
 from __future__ import annotations
 
@@ -58,3 +58,12 @@ def bench_cmd(
     s = summary(time_starts(starts, policy or project_root() / "policies" / "seed-production.yaml", bins, show))
     out.print(f"start-to-ready: median {s['ready_median_s']:.2f}s, min {s['ready_min_s']:.2f}s, max {s['ready_max_s']:.2f}s "
               f"over {starts} starts; stop: median {s['stop_median_s']:.2f}s", highlight=False)
+
+
+@build_app.command("cache-key")
+def cache_key_cmd(
+    directory: bool = typer.Option(False, "--dir", help="Print the cache directory instead of the key."),
+) -> None:
+    """Print the binaries' cache key (Kubernetes and etcd versions, hash of the module files), e.g. for actions/cache."""
+    # plain print: a key or path must never be wrapped or styled
+    print(cpbuild.cache_dir() if directory else cpbuild.cache_key())

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.traffic import bodies
-from bench.traffic.canary import CanaryFile
+from bench.traffic.canary import CanarySink
 from bench.traffic.catalog import CLASSES
 from bench.traffic.layout import Layout
 from bench.traffic.profiles import Profile
@@ -70,7 +70,7 @@ class Actor:
     """One traffic user's state: its random stream, the objects it owns, cached lease versions."""
 
     def __init__(self, profile: Profile, layout: Layout, owner: str, rng: random.Random,
-                 canaries: CanaryFile, identities: dict[str, tuple[str, list[str]]]) -> None:
+                 canaries: CanarySink, identities: dict[str, tuple[str, list[str]]]) -> None:
         self.profile, self.layout, self.owner, self.rng = profile, layout, owner, rng
         self.canaries = canaries
         self.identities = identities  # name -> (user, groups), for access reviews

@@ -13,8 +13,18 @@ import os
 import re
 import secrets
 from pathlib import Path
+from typing import Protocol
 
 PREFIX = "abcanary"
+
+
+class CanarySink(Protocol):
+    """Where new canaries are recorded before a request carries them: the CanaryFile, or a
+    worker's channel to its master (bench.traffic.transport.ChannelCanaries)."""
+
+    def new(self, count: int) -> list[str]: ...
+
+    def record(self, *values: str) -> None: ...
 
 
 def new_canary() -> str:

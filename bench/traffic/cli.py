@@ -1,7 +1,9 @@
-"""`auditbench traffic ...`: list profiles, and run one profile against a fresh local cluster.
+"""`auditbench traffic ...`: list profiles, run one profile against a fresh local cluster, and
+run a Locust worker for a master elsewhere.
 
 `traffic run` is the load generator's benchmark: it prints the request rate, latency and the
-load generator's own CPU so the traffic side can be sized on a given machine.
+load generator's own CPU so the traffic side can be sized on a given machine. With
+--remote-workers it waits for `traffic worker` processes started on other hosts.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from bench.outputs import output_dir
 from bench.paths import project_root
 from bench.durations import parse_duration
 from bench.traffic.profiles import DEFAULT_FILE, load_profiles
+from bench.traffic.transport import LOOPBACK
 
 if TYPE_CHECKING:  # the launcher brings pandas: imported only by `traffic run`
     from bench.traffic.launcher import TrafficResult
@@ -73,7 +76,14 @@ def run_cmd(
     target_rps: Optional[float] = typer.Option(None, "--target-rps", help="Open loop: requests per second."),
     duration: str = typer.Option("20s", "--duration", help="Measured window (Go duration)."),
     warmup: str = typer.Option("3s", "--warmup", help="Warm-up before the window (not recorded)."),
-    workers: int = typer.Option(0, "--workers", help="Locust worker processes (0 = one process)."),
+    workers: int = typer.Option(0, "--workers", help="Locust worker processes on this machine (0 = one process)."),
+    remote_workers: int = typer.Option(0, "--remote-workers", help="Workers to wait for from `auditbench traffic worker`."),
+    master_bind_host: str = typer.Option(LOOPBACK, "--master-bind-host",
+                                         help="Interface the Locust master listens on (loopback unless you need other hosts)."),
+    master_port: int = typer.Option(5557, "--master-port", help="Locust master port when remote workers join."),
+    join_key: str = typer.Option("", "--join-key", envvar="AUDITBENCH_JOIN_KEY",
+                                 help="Key workers must present (default: a random one, printed)."),
+    join_timeout: str = typer.Option("2m", "--join-timeout", help="How long to wait for the workers to connect."),
     policy: Path = typer.Option(project_root() / "policies" / "seed-production.yaml", "--policy",
                                 help="Audit policy for the cluster."),
     seed: int = typer.Option(1, "--seed"),
@@ -84,7 +94,7 @@ def run_cmd(
     """Start a local cluster with POLICY, run one profile, print rate, latency and load-generator CPU."""
     from bench.controlplane.audit import AuditSettings
     from bench.controlplane.local import LocalCluster
-    from bench.traffic.launcher import ClusterInfo, run_traffic
+    from bench.traffic.launcher import ClusterInfo, RemoteWorkers, run_traffic
 
     if not policy.is_file():
         raise InputError(policy, None, "policy file not found")
@@ -93,9 +103,12 @@ def run_cmd(
     duration_s, warmup_s = _seconds(duration, "--duration"), _seconds(warmup, "--warmup")
     work = output_dir(out_dir, "--out") if out_dir else Path(tempfile.mkdtemp(prefix="auditbench-traffic-"))
     with LocalCluster(audit=AuditSettings(policy=policy)) as cluster:
+        remote = RemoteWorkers(remote_workers, master_bind_host, master_port, join_key,
+                               _seconds(join_timeout, "--join-timeout")) if remote_workers else None
         result = run_traffic(ClusterInfo.from_local(cluster), profile, mode.value, users, target_rps, duration_s,
                              warmup_s, seed, work / "samples.csv.gz", work / "canaries.txt", workers=workers,
-                             profiles_file=profiles_file)
+                             profiles_file=profiles_file, remote=remote, tolerate_lost_workers=True,
+                             echo=lambda m: out.print(m, highlight=False, markup=False))
     if fmt is Format.json:
         out.print(json.dumps(result.as_dict(), indent=2, default=str))
         return
@@ -104,7 +117,8 @@ def run_cmd(
 
 def _print(r: TrafficResult) -> None:
     target = f" (target {r.target_rps:.1f})" if r.target_rps else ""
-    out.print(f"{r.profile} {r.mode}-loop, {r.users} users, {r.workers} workers: "
+    remote = f" + {r.remote_workers} remote" if r.remote_workers else ""
+    out.print(f"{r.profile} {r.mode}-loop, {r.users} users, {r.workers} workers{remote}: "
               f"{r.requests} requests in {r.duration_s:.1f}s = {r.achieved_rps:.1f} req/s{target}; "
               f"{r.failures} failed {r.errors_by_code}")
     sat = "  SATURATED: the client limits the rate" if r.loadgen_saturated else ""
@@ -119,4 +133,25 @@ def _print(r: TrafficResult) -> None:
         table.add_row(name, str(s["count"]), *(f"{s[k]:.2f}" for k in
                       ("mean_ms", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms")))
     out.print(table)
+    for t in r.lost_workers:
+        out.print(f"[red]LOST[/red] worker {t['proc']} ({t['host']}, pid {t['pid']}): {t['received']} samples received, "
+                  f"at least {t['lost_samples_at_least']} recorded but lost (its last report said {t['reported']})",
+                  highlight=False)
     out.print(f"samples: {r.samples_path}")
+
+
+@app.command("worker")
+def worker_cmd(
+    master: str = typer.Option(..., "--master", help="The run's Locust master, HOST:PORT."),
+    join_key: str = typer.Option(..., "--join-key", envvar="AUDITBENCH_JOIN_KEY",
+                                 help="The key the master printed (or was given)."),
+    server: Optional[str] = typer.Option(None, "--server",
+                                         help="The apiserver URL as this host reaches it (loopback, e.g. a tunnel)."),
+    connect_timeout: str = typer.Option("2m", "--connect-timeout", help="How long to keep asking the master."),
+) -> None:
+    """Run one Locust worker for a run whose master runs elsewhere; its samples and canaries go to the master."""
+    import sys
+
+    from bench.traffic.worker import run_worker
+
+    sys.exit(run_worker(master, join_key, server, _seconds(connect_timeout, "--connect-timeout")))

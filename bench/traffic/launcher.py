@@ -1,9 +1,11 @@
 """Run Locust traffic against a cluster in its own process(es); never imports locust.
 
 run_traffic() sets up the run's namespaces and seed objects, starts Locust (one process,
-or a master and N workers on loopback) in its own process group, samples the load
-generator's CPU from /proc while it runs, merges the per-process sample files into one
-gzip CSV, summarizes it, and tears the run's objects down.
+or a master with N workers on loopback and/or M workers it waits for from other hosts) in its
+own process group, samples the load generator's CPU from /proc while it runs, merges the
+per-process sample files into one gzip CSV, summarizes it, and tears the run's objects down.
+Workers send their samples and canaries to the master over Locust's channel
+(bench.traffic.transport); the master writes them per worker, so the merge is the same.
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import secrets
+import shutil
+import socket
 import sys
 import threading
 import time
@@ -35,6 +40,7 @@ from bench.traffic.canary import CanaryFile
 from bench.traffic.catalog import long_running_classes
 from bench.traffic.layout import Layout, new_prefix
 from bench.traffic.profiles import DEFAULT_FILE, load_profile
+from bench.traffic.transport import LOOPBACK
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 Mode = Literal["closed", "open"]
@@ -43,6 +49,21 @@ SATURATED = 0.9  # a gevent process above this share of one core limits the offe
 # average (a plan may send two requests, a busy 2-core machine has a long tail); idle
 # users cost a greenlet each. Past it the generator falls behind, which is flagged.
 OPEN_LOOP_BUDGET_S = 0.25
+_ANY = ("0.0.0.0", "*", "::", "")
+
+
+@dataclass(frozen=True)
+class RemoteWorkers:
+    """Workers the master waits for instead of starting them: `auditbench traffic worker
+    --master HOST:PORT --join-key KEY` on any host. The master binds loopback unless told
+    otherwise; the join key (generated when empty) guards the config, which holds the
+    cluster's tokens."""
+
+    count: int
+    bind_host: str = LOOPBACK
+    port: int = 5557  # Locust's default master port
+    join_key: str = ""
+    join_timeout_s: float = 120.0
 
 
 @dataclass(frozen=True)
@@ -78,6 +99,10 @@ class TrafficResult:
     loadgen_cpu_util_max: float = 0.0  # busiest single process
     loadgen_saturated: bool = False
     late_slots: int = 0  # open loop: scheduled starts taken more than 10 ms late
+    remote_workers: int = 0
+    lost_workers: list[dict[str, Any]] = field(default_factory=list)  # transport records of lost workers
+    lost_samples: int = 0  # at least this many recorded samples never reached the master
+    transport: list[dict[str, Any]] = field(default_factory=list)  # per worker: received, verified, ...
     latency: dict[str, Any] = field(default_factory=dict)  # samples.summarize()
     counts_by_class: dict[str, int] = field(default_factory=dict)
     status_by_class: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -133,18 +158,27 @@ def run_traffic(cluster: ClusterInfo, profile: str, mode: Mode, users: int | Non
                 workers: int = 0, cpus: set[int] | None = None, max_requests: int | None = None,
                 profiles_file: Path = DEFAULT_FILE, teardown: bool = True,
                 work_dir: Path | None = None, on_edge: EdgeCallback | None = None,
-                schedule: str = "constant") -> TrafficResult:
+                schedule: str = "constant", remote: RemoteWorkers | None = None,
+                tolerate_lost_workers: bool = False, echo: Callable[[str], None] | None = None) -> TrafficResult:
     """Set up, run Locust, merge samples, tear down. ``on_edge("start"|"end")`` is called at
-    the edges of the recorded window (see :class:`EdgeTimer`), before the teardown."""
+    the edges of the recorded window (see :class:`EdgeTimer`), before the teardown. A worker
+    lost mid-run raises EnvironmentProblem unless ``tolerate_lost_workers``; then the result
+    reports it (lost_workers, lost_samples)."""
     n_users = _validate(mode, users, target_rps, duration_s, warmup_s, workers, max_requests)
+    n_remote = remote.count if remote else 0
+    if not (0 <= n_remote <= 64 and workers + n_remote <= 64):
+        raise InputError(None, "remote_workers", "local plus remote workers must be between 0 and 64")
     load_profile(profile, profiles_file)  # fail on a bad profile before touching the cluster
-    if workers and n_users < workers:
-        raise InputError(None, "users", f"{n_users} users cannot be spread over {workers} workers")
+    total = workers + n_remote
+    if total and n_users < total:
+        raise InputError(None, "users", f"{n_users} users cannot be spread over {total} workers")
     samples_path = Path(samples_path)
     work = Path(work_dir) if work_dir else samples_path.parent / f"{samples_path.name.split('.')[0]}-locust"
     work.mkdir(parents=True, exist_ok=True)
-    for stale in [*work.glob("samples-*.csv"), *work.glob("proc-*.json"), *work.glob("window-*.json")]:
+    for stale in [*work.glob("samples-*.csv"), *work.glob("proc-*.json"), *work.glob("window-*.json"),
+                  *work.glob("transport.json")]:
         stale.unlink()
+    join_key = (remote.join_key if remote else "") or secrets.token_urlsafe(18)
     layout = Layout(new_prefix())
     admin = _admin_client(cluster)
     t0 = time.monotonic()
@@ -156,7 +190,7 @@ def run_traffic(cluster: ClusterInfo, profile: str, mode: Mode, users: int | Non
             raise fixtures.SetupError(f"traffic setup cannot talk to {cluster.server}: {exc}",
                                       "is the cluster up, and is the CA file the cluster's?") from None
         setup_s = time.monotonic() - t0
-        procs = max(1, workers)
+        procs = max(1, total)
         config = {
             "server": cluster.server, "ca_file": str(cluster.ca_file),
             "identities_file": str(cluster.identities_file), "profiles_file": str(profiles_file),
@@ -165,13 +199,15 @@ def run_traffic(cluster: ClusterInfo, profile: str, mode: Mode, users: int | Non
             "schedule": schedule,
             "max_requests": math.ceil(max_requests / procs) if max_requests else None,
             "samples_dir": str(work), "canary_path": str(canary_path),
-            "prefix": layout.prefix, "seeds": layout.seeds,
+            "prefix": layout.prefix, "seeds": layout.seeds, "workers": total, "join_key": join_key,
         }
         write_json(work / "config.json", config, mode=0o600)
-        run = _LocustRun(work, cluster.server, n_users, workers, cpus, warmup_s + duration_s)
-        timer = EdgeTimer(work, procs, on_edge) if on_edge is not None else None
+        run = _LocustRun(work, cluster.server, n_users, workers, cpus, warmup_s + duration_s, remote, join_key, echo)
+        timer = EdgeTimer(work, max(1, total), on_edge) if on_edge is not None else None
         run.run(timer)
         result = _collect(run, work, samples_path, profile, mode, n_users, workers, target_rps, layout)
+        result.remote_workers = n_remote
+        _check_transport(result, tolerate_lost_workers, run)
         result.setup_s = setup_s
         if timer is not None:
             result.edges = dict(timer.fired)
@@ -206,9 +242,12 @@ class _LocustRun:
     """Locust processes for one run, each in its own process group, with CPU sampling."""
 
     def __init__(self, work: Path, server: str, users: int, workers: int, cpus: set[int] | None,
-                 run_s: float) -> None:
+                 run_s: float, remote: RemoteWorkers | None = None, join_key: str = "",
+                 echo: Callable[[str], None] | None = None) -> None:
         self.work, self.server, self.users, self.workers, self.cpus = work, server, users, workers, cpus
         self.run_s = run_s
+        self.remote, self.join_key, self.echo = remote, join_key, echo
+        self.total = workers + (remote.count if remote else 0)
         self.children: list[Child] = []
         self.cpu: dict[int, list[tuple[float, float]]] = {}  # pid -> [(unix t, cpu s)]
         self.load_pids: list[int] = []  # processes that generate requests
@@ -219,36 +258,51 @@ class _LocustRun:
                     "PYTHONUNBUFFERED": "1"})
         return env
 
+    def _worker_env(self, i: int, host: str, port: int) -> dict[str, str]:
+        """A local worker is started like a remote one: it gets its config over the channel."""
+        env = {k: v for k, v in os.environ.items() if k != "AB_TRAFFIC_CONFIG"}
+        env.update({"AB_MASTER_HOST": host, "AB_MASTER_PORT": str(port), "AB_JOIN_KEY": self.join_key,
+                    "AB_WORKER_DIR": str(self.work / f"worker-{i}"), "PYTHONUNBUFFERED": "1"})
+        return env
+
     def _base(self) -> list[str]:
         return [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--loglevel", "WARNING"]
 
-    def _spawn(self, name: str, argv: list[str], proc: int) -> Child:
+    def _spawn(self, name: str, argv: list[str], proc: int, env: dict[str, str] | None = None) -> Child:
         # Pinned before exec: gevent's and locust's threads start inside the load-side set.
-        child = Child(name, argv, self.work / f"{name}.log", env=self._env(proc), cpus=self.cpus)
+        child = Child(name, argv, self.work / f"{name}.log", env=env or self._env(proc), cpus=self.cpus)
         self.children.append(child)
         return child.start()
 
     def run(self, timer: EdgeTimer | None = None) -> None:
-        # Hard bound for Locust itself; our locustfile ends the window precisely before it.
-        run_time = f"{math.ceil(self.run_s) + 2}s"
+        # Hard bound for Locust itself; our locustfile ends the window precisely before it (a
+        # master ends the run as soon as every worker has reported its window's end).
+        run_time = f"{math.ceil(self.run_s) + (10 if self.total else 2)}s"
         common = ["--headless", "-u", str(self.users), "-r", str(self.users), "-t", run_time,
                   "--only-summary", "--host", self.server, "--stop-timeout", "0", "--exit-code-on-error", "0"]
+        join_s = self.remote.join_timeout_s if self.remote else 60.0
         try:
-            if self.workers == 0:
+            if self.total == 0:
                 child = self._spawn("locust", self._base() + common, 0)
                 self.load_pids = [child.pid]
             else:
-                (port,) = free_ports(1)
+                bind = self.remote.bind_host if self.remote else LOOPBACK
+                port = self.remote.port if self.remote else free_ports(1)[0]
                 self._spawn("locust-master", self._base() + common + [
-                    "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
-                    "--expect-workers", str(self.workers)], 0)
+                    "--master", "--master-bind-host", bind, "--master-bind-port", str(port),
+                    "--expect-workers", str(self.total), "--expect-workers-max-wait", str(math.ceil(join_s))], 0)
+                local = LOOPBACK if bind in _ANY else bind
                 for i in range(self.workers):
                     w = self._spawn(f"locust-worker-{i}", self._base() + [
-                        "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)], i)
+                        "--worker", "--master-host", local, "--master-port", str(port)], i,
+                        env=self._worker_env(i, local, port))
                     self.load_pids.append(w.pid)
+                if self.remote and self.echo:
+                    self.echo(f"waiting up to {join_s:.0f}s for {self.remote.count} remote worker(s); on each host run:\n"
+                              f"  auditbench traffic worker --master {_master_address(bind, port)} --join-key {self.join_key}")
             if timer is not None:
                 timer.start()
-            self._wait(time.monotonic() + self.run_s + 60.0)
+            self._wait(time.monotonic() + self.run_s + 60.0 + (join_s if self.total else 0.0))
             if timer is not None:
                 timer.finish()  # request-count runs end before the planned edge
         finally:
@@ -256,6 +310,8 @@ class _LocustRun:
                 timer.cancel()
             for child in self.children:
                 child.stop(grace=5.0)
+            for i in range(self.workers):  # local workers' copies of the CA and tokens
+                shutil.rmtree(self.work / f"worker-{i}", ignore_errors=True)
 
     def _wait(self, deadline: float) -> None:
         while time.monotonic() < deadline:
@@ -365,6 +421,11 @@ class EdgeTimer:
             self._thread.join()
 
 
+def _master_address(bind: str, port: int) -> str:
+    host = socket.gethostname() if bind in _ANY else bind
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def _cpu(p: psutil.Process) -> float:
     t = p.cpu_times()
     return t.user + t.system + t.children_user + t.children_system
@@ -373,29 +434,52 @@ def _cpu(p: psutil.Process) -> float:
 def _collect(run: _LocustRun, work: Path, samples_path: Path, profile: str, mode: str, users: int,
              workers: int, target_rps: float | None, layout: Layout) -> TrafficResult:
     procs = [json.loads(p.read_text()) for p in sorted(work.glob("proc-*.json"))]
-    expected = max(1, workers)
+    expected = max(1, run.total)
     if len(procs) < expected:
-        raise EnvironmentProblem(f"Locust ended without recording ({len(procs)} of {expected} processes reported)",
+        joined = f"; did all {run.remote.count} remote workers join within {run.remote.join_timeout_s:.0f}s?" if run.remote else ""
+        raise EnvironmentProblem(f"Locust ended without recording ({len(procs)} of {expected} processes reported{joined})",
                                  run.log_tail())
     parts = [work / p["samples"] for p in procs]
     df = samples.merge_sample_files(parts, samples_path)
     for part in parts:
         part.unlink(missing_ok=True)
-    start = min(p["record_from"] for p in procs)
-    end = max(p["record_to"] for p in procs)
+    # A worker lost before its first report has no window to contribute.
+    start = min(p["record_from"] for p in procs if p.get("record_from") is not None)
+    end = max(p["record_to"] for p in procs if p.get("record_to") is not None)
     window = max(end - start, 1e-9)
     cpu = run.cpu_between(start, end)
-    load_cpu = [cpu.get(pid, 0.0) for pid in run.load_pids]
+    # Workers this machine did not start report their own process CPU over their window.
+    here = socket.gethostname()
+    remote_cpu = [float(p["cpu_s"]) for p in procs if run.total and p.get("cpu_s") is not None
+                  and (p.get("host") != here or p.get("pid") not in run.load_pids)]
+    load_cpu = [cpu.get(pid, 0.0) for pid in run.load_pids] + remote_cpu
     util_max = max(load_cpu) / window if load_cpu else 0.0
     failures = int((df["ok"] == 0).sum())
     return TrafficResult(
         requests=len(df), failures=failures, duration_s=window, achieved_rps=len(df) / window,
         target_rps=target_rps, errors_by_code=samples.errors_by_code(df),
-        loadgen_cpu_seconds=sum(cpu.values()), loadgen_cpu_util=sum(load_cpu) / window / max(1, len(load_cpu)),
+        loadgen_cpu_seconds=sum(cpu.values()) + sum(remote_cpu),
+        loadgen_cpu_util=sum(load_cpu) / window / max(1, len(load_cpu)),
         window_start=start, window_end=end, samples_path=samples_path, profile=profile, mode=mode,
         users=users, workers=workers, warmup_requests=sum(p["warmup"] for p in procs),
         loadgen_cpu_util_max=util_max, loadgen_saturated=util_max > SATURATED,
         late_slots=sum(p["late_slots"] for p in procs),
         latency=samples.summarize(df, long_running_classes()), counts_by_class=samples.counts_by_class(df),
         status_by_class=samples.status_by_class(df), prefix=layout.prefix, locust_version=_dist_version("locust"),
+        transport=[p["transport"] for p in procs if "transport" in p],
     )
+
+
+def _check_transport(result: TrafficResult, tolerate_lost: bool, run: _LocustRun) -> None:
+    """Rows that do not match their worker's own tally are a broken run, always; a lost worker
+    is one unless the caller asked to see it reported instead."""
+    bad = [t for t in result.transport if t["state"] == "done" and not t["verified"]]
+    if bad:
+        raise EnvironmentProblem(f"samples from worker(s) {[t['proc'] for t in bad]} do not match what they sent: "
+                                 f"{[t['mismatch'] for t in bad]}", run.log_tail())
+    result.lost_workers = [t for t in result.transport if t["state"] == "lost"]
+    result.lost_samples = sum(t["lost_samples_at_least"] for t in result.lost_workers)
+    if result.lost_workers and not tolerate_lost:
+        lost = ", ".join(f"worker {t['proc']} ({t['host']}): {t['received']} samples received, "
+                         f"at least {t['lost_samples_at_least']} lost" for t in result.lost_workers)
+        raise EnvironmentProblem(f"Locust worker(s) lost mid-run: {lost}", run.log_tail())

@@ -1,12 +1,16 @@
 """Locust entry point for auditbench traffic. Runs only inside the Locust process.
 
 Started by bench.traffic.launcher (never imported by the orchestrator: importing locust
-monkey-patches the interpreter with gevent). Configuration comes from the JSON file named
-by AB_TRAFFIC_CONFIG; AB_PROC_INDEX tells processes of a distributed run apart.
+monkey-patches the interpreter with gevent). A single process or a master reads its
+configuration from the JSON file named by AB_TRAFFIC_CONFIG; a worker (AB_MASTER_HOST set,
+started by the launcher or by `auditbench traffic worker` on any host) asks the master for it
+over Locust's channel and gets its process index with it.
 
 Every request is recorded by a request-event listener at full resolution (Locust's
-FastHttpUser reports response_time as a float of perf_counter milliseconds) into this
-process's CSV sample file; requests that start during the warm-up are only counted.
+FastHttpUser reports response_time as a float of perf_counter milliseconds): a single
+process writes its CSV sample file; a worker ships its rows and canaries to the master in
+custom messages (bench.traffic.transport), and the master writes them per worker. Requests
+that start during the warm-up are only counted.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import itertools
 import json
 import os
 import random
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -27,7 +32,7 @@ from gevent.pool import Group
 from locust import FastHttpUser, constant, events, task
 from locust.contrib.fasthttp import FastHttpSession
 from locust.exception import StopUser
-from locust.runners import LocalRunner, MasterRunner
+from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 
 from bench.agents import TRAFFIC_AGENT
 from bench.atomic import write_json
@@ -37,11 +42,26 @@ from bench.traffic.canary import CanaryFile
 from bench.traffic.catalog import ANONYMOUS
 from bench.traffic.layout import Layout
 from bench.traffic.profiles import load_profile
+from bench.traffic import transport
 from bench.traffic.recorder import SampleWriter
 from bench.traffic.schedule import Schedule
 
-CONFIG: dict[str, Any] = json.loads(Path(os.environ["AB_TRAFFIC_CONFIG"]).read_text())
-PROC = int(os.environ.get("AB_PROC_INDEX", "0"))
+
+def _load_config() -> dict[str, Any]:
+    if "AB_MASTER_HOST" not in os.environ:
+        return json.loads(Path(os.environ["AB_TRAFFIC_CONFIG"]).read_text())
+    from bench.traffic.distributed import fetch_config
+
+    try:
+        reply = fetch_config(os.environ["AB_MASTER_HOST"], int(os.environ["AB_MASTER_PORT"]),
+                             os.environ.get("AB_JOIN_KEY", ""), float(os.environ.get("AB_CONNECT_TIMEOUT", "120")))
+        return transport.install_worker_config(reply, Path(os.environ["AB_WORKER_DIR"]), os.environ.get("AB_SERVER"))
+    except (TimeoutError, transport.ConfigError) as exc:
+        raise SystemExit(f"auditbench worker: {exc}") from None
+
+
+CONFIG: dict[str, Any] = _load_config()
+PROC = int(CONFIG.get("proc", os.environ.get("AB_PROC_INDEX", "0")))
 PROFILE = load_profile(CONFIG["profile"], CONFIG["profiles_file"])
 LAYOUT = Layout(CONFIG["prefix"], CONFIG["seeds"])
 
@@ -99,8 +119,11 @@ CURRENT = gevent.local.local()  # .slot: the scheduled start of the request bein
 
 class ProcessState:
     def __init__(self) -> None:
-        self.writer: SampleWriter | None = None
-        self.canaries: CanaryFile | None = None
+        self.writer: SampleWriter | transport.Outbox | None = None
+        self.canaries: CanaryFile | transport.ChannelCanaries | None = None
+        self.send: transport.Send | None = None  # set on a worker: rows and canaries go to the master
+        self.done_sent = False
+        self.cpu_at_start: float | None = None
         self.started_at = 0.0
         self.record_from = 0.0
         self.record_to = 0.0
@@ -123,28 +146,65 @@ class ProcessState:
         self.started_at = now
         self.record_from = now + float(CONFIG["warmup_s"])
         self.record_to = self.record_from + float(CONFIG["duration_s"])
-        samples_dir = Path(CONFIG["samples_dir"])
-        self.writer = SampleWriter(samples_dir / f"samples-{PROC}.csv")
-        self.canaries = CanaryFile(CONFIG["canary_path"])
+        if isinstance(environment.runner, WorkerRunner):
+            self._start_worker(environment)
+        else:
+            samples_dir = Path(CONFIG["samples_dir"])
+            self.writer = SampleWriter(samples_dir / f"samples-{PROC}.csv")
+            self.canaries = CanaryFile(CONFIG["canary_path"])
         if CONFIG.get("target_rps"):
             self.pacer = Pacer(float(CONFIG["target_rps"]), now, CONFIG.get("schedule", "constant"),
                                f"{CONFIG['seed']}/{PROC}")
-        # Tells the harness when this process records, so it can take every other
-        # measurement's snapshot at the same window edges (bench.traffic.launcher.EdgeTimer).
-        write_json(samples_dir / f"window-{PROC}.json",
-                   {"proc": PROC, "record_from": self.record_from, "record_to": self.record_to})
+        if self.send is None:
+            # Tells the harness when this process records, so it can take every other
+            # measurement's snapshot at the same window edges (bench.traffic.launcher.EdgeTimer);
+            # a worker's edges reach the master in its progress messages instead.
+            write_json(Path(CONFIG["samples_dir"]) / f"window-{PROC}.json",
+                       {"proc": PROC, "record_from": self.record_from, "record_to": self.record_to})
+
+    def _start_worker(self, environment: Any) -> None:
+        from bench.traffic import distributed
+
+        self.send = distributed.worker_sender(environment)
+        outbox = transport.Outbox(PROC, self.send)
+        self.writer, self.canaries = outbox, transport.ChannelCanaries(PROC, self.send)
+        gevent.spawn(distributed.pump, outbox, self.progress, self.send)
+        gevent.spawn(self._window_timer, environment)
+
+    def _window_timer(self, environment: Any) -> None:
+        """A worker's window ends on time even if every user is stuck in a slow request."""
+        gevent.sleep(max(0.0, self.record_from - time.time()))
+        self.cpu_at_start = time.process_time()
+        gevent.sleep(max(0.0, self.record_to - time.time()))
+        if not self.stopping:
+            self.stopping = True
+            self.stopped_at = self.record_to
+        self.send_done(environment)
+
+    def progress(self) -> dict[str, Any]:
+        return {"proc": PROC, "pid": os.getpid(), "host": socket.gethostname(), "now": time.time(),
+                "started_at": self.started_at, "record_from": self.record_from, "record_to": self.record_to,
+                "recorded": self.recorded, "canaries": getattr(self.canaries, "count", 0),
+                "warmup": self.warmup, "failures": self.failures,
+                "late_slots": self.pacer.late if self.pacer else 0}
 
     def should_stop(self) -> bool:
+        return time.time() >= self.record_to or self.full()
+
+    def full(self) -> bool:
         max_requests = CONFIG.get("max_requests")
-        return time.time() >= self.record_to or (bool(max_requests) and self.recorded >= max_requests)
+        return bool(max_requests) and self.recorded >= max_requests
 
     def stop_users(self, environment: Any) -> None:
-        """The window is over: stop this process's users (and the whole run when local)."""
+        """The window is over: stop this process's users (and the whole run when local; a
+        worker reports to the master, which ends the run once every worker has)."""
         if not self.stopping:
             self.stopping = True
             self.stopped_at = min(time.time(), self.record_to)
             if isinstance(environment.runner, LocalRunner):
                 gevent.spawn(environment.runner.quit)
+            elif self.send is not None:
+                self.send_done(environment)
         raise StopUser()
 
     def on_request(self, name: str, request_type: str, response_time: float, response_length: int,
@@ -155,8 +215,8 @@ class ProcessState:
         if t < self.record_from:
             self.warmup += 1
             return
-        if t >= self.record_to or self.stopping:
-            self.after_window += 1
+        if t >= self.record_to or self.stopping or self.full():
+            self.after_window += 1  # a bounded request count is exact: in-flight extras are not recorded
             return
         status = getattr(response, "status_code", 0) or 0
         ok = exception is None
@@ -166,25 +226,47 @@ class ProcessState:
         lag_ms = max(0.0, (t - slot) * 1000.0) if slot is not None else 0.0
         self.writer.add(t, name, request_type, float(response_time), int(status), int(response_length or 0), ok, lag_ms)
 
-    def finish(self, environment: Any) -> None:
-        if self.finished or self.writer is None:
-            return
-        self.finished = True
+    def summary(self, environment: Any) -> dict[str, Any]:
         end = self.stopped_at if self.stopped_at is not None else min(time.time(), self.record_to)
-        self.watches.kill(block=False)
-        self.writer.close()
-        if self.canaries is not None:
-            self.canaries.close()
         users = environment.runner.user_count if environment.runner is not None else 0
-        write_json(Path(CONFIG["samples_dir"]) / f"proc-{PROC}.json", {
-            "proc": PROC, "pid": os.getpid(), "users": users,
+        return {
+            "proc": PROC, "pid": os.getpid(), "host": socket.gethostname(), "users": users,
             "started_at": self.started_at, "record_from": self.record_from, "record_to": end,
             "recorded": self.recorded, "failures": self.failures, "warmup": self.warmup,
             "after_window": self.after_window, "target_rps": CONFIG.get("target_rps"),
             "late_slots": self.pacer.late if self.pacer else 0,
             "max_lateness_s": self.pacer.max_lateness if self.pacer else 0.0,
             "samples": f"samples-{PROC}.csv",
-        })
+        }
+
+    def send_done(self, environment: Any) -> None:
+        """A worker's last word: every remaining row, then its own tally for the master to check."""
+        if self.done_sent or self.send is None or not isinstance(self.writer, transport.Outbox):
+            return
+        self.done_sent = True
+        self.writer.close()
+        doc = self.summary(environment)
+        doc.update(tally=self.writer.tally.as_dict(), canaries=getattr(self.canaries, "count", 0),
+                   cpu_s=time.process_time() - self.cpu_at_start if self.cpu_at_start is not None else None,
+                   clock_offset_s=CONFIG.get("clock_offset_s"))
+        self.send(transport.MSG_DONE, doc)
+        # For whoever runs this worker: counts and the digest, never a canary.
+        print("auditbench worker summary " + transport.dumps(
+            {"proc": PROC, "tally": doc["tally"], "canaries": doc["canaries"], "chunks": self.writer.seq}), flush=True)
+
+    def finish(self, environment: Any) -> None:
+        if self.finished or self.writer is None:
+            return
+        self.finished = True
+        self.watches.kill(block=False)
+        if self.send is not None:
+            self.send_done(environment)
+            return
+        doc = self.summary(environment)
+        self.writer.close()
+        if self.canaries is not None:
+            self.canaries.close()
+        write_json(Path(CONFIG["samples_dir"]) / f"proc-{PROC}.json", doc)
 
 
 STATE = ProcessState()
@@ -201,6 +283,20 @@ def _drain(response: Any) -> None:
         inner = getattr(response, "_response", None)
         if inner is not None:
             inner.release()
+
+
+@events.init.add_listener
+def _on_init(environment: Any, **_: Any) -> None:
+    if isinstance(environment.runner, MasterRunner):
+        from bench.traffic import distributed
+
+        # The master writes what its workers send into the run's files, as one process would.
+        collector = transport.Collector(CONFIG, CanaryFile(CONFIG["canary_path"]), int(CONFIG["workers"]))
+        distributed.install_master(environment, collector)
+        MASTER["collector"] = collector
+
+
+MASTER: dict[str, transport.Collector] = {}
 
 
 @events.test_start.add_listener
@@ -224,14 +320,19 @@ def _on_test_stopping(environment: Any, **_: Any) -> None:
 
 @events.test_stop.add_listener
 def _on_test_stop(environment: Any, **_: Any) -> None:
-    if not isinstance(environment.runner, MasterRunner):
-        STATE.finish(environment)
+    _finish(environment)
 
 
 @events.quitting.add_listener
 def _on_quitting(environment: Any, **_: Any) -> None:
+    _finish(environment)
+
+
+def _finish(environment: Any) -> None:
     if not isinstance(environment.runner, MasterRunner):
         STATE.finish(environment)
+    elif "collector" in MASTER:
+        MASTER["collector"].finish()
 
 
 class KubeUser(FastHttpUser):

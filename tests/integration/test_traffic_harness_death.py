@@ -20,8 +20,10 @@ def _locusts(marker: str) -> list[psutil.Process]:
     found = []
     for p in psutil.process_iter(["cmdline", "environ"]):
         try:
-            if "locust" in " ".join(p.info["cmdline"] or []) and marker in (p.info["environ"] or {}).get(
-                    "AB_TRAFFIC_CONFIG", ""):
+            env = p.info["environ"] or {}
+            # the master has the config file; workers get their config over the channel
+            if "locust" in " ".join(p.info["cmdline"] or []) and marker in (
+                    env.get("AB_TRAFFIC_CONFIG", "") + env.get("AB_WORKER_DIR", "")):
                 found.append(p)
         except (psutil.Error, TypeError):
             continue

@@ -46,6 +46,7 @@ def test_bad_profile_fails_before_touching_the_cluster(tmp_path: Path) -> None:
 def test_orchestrator_side_never_imports_locust() -> None:
     import subprocess
 
-    code = ("import sys, bench.traffic.launcher, bench.traffic.samples, bench.traffic.cli, bench.traffic.fixtures; "
+    code = ("import sys, bench.traffic.launcher, bench.traffic.samples, bench.traffic.cli, bench.traffic.fixtures, "
+            "bench.traffic.transport, bench.traffic.worker; "
             "sys.exit(1 if any(m == 'locust' or m.startswith(('locust.', 'gevent')) for m in sys.modules) else 0)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
