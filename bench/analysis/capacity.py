@@ -39,6 +39,7 @@ class CapacityInput:
     # Measured: events/s the webhook delivered while the apiserver dropped events (buffer
     # full). Small batches (batch-max-wait 0s) cap delivery far below size × qps.
     measured_saturated_eps: float | None = None
+    capacity_rps: float | None = None  # the variant's measured capacity (probe), if the run has one
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class CapacityPlan:
     buffer_fill_s: float | None  # seconds to fill the buffer in a burst; inf = never
     added_cores: float | None
     p99_overhead: float | None  # p99 ratio − 1
+    capacity_headroom: float | None = None  # measured capacity / target rate; < 1: the apiserver cannot serve it
     notes: tuple[str, ...] = ()
 
 
@@ -121,35 +123,110 @@ def plan(i: CapacityInput) -> CapacityPlan:
         # ms of CPU per 1,000 requests -> CPU-seconds per request × requests/s = cores
         added = (i.cpu_ms_per_1k - i.baseline_cpu_ms_per_1k) / 1000.0 / 1000.0 * i.rate_rps
     overhead = i.p99_ratio - 1 if i.p99_ratio is not None and math.isfinite(i.p99_ratio) else None
+    headroom = i.capacity_rps / i.rate_rps if i.capacity_rps and i.rate_rps > 0 else None
+    if headroom is not None and headroom < 1:
+        notes.append(f"the measured capacity ({i.capacity_rps:,.0f} req/s on this machine) is below the target rate")
     return CapacityPlan(
         **_log_volume(i, notes),  # type: ignore[arg-type]
         event_rate=event_rate,
         **_webhook(i, event_rate, notes),
         added_cores=added,
         p99_overhead=overhead,
+        capacity_headroom=headroom,
         notes=tuple(notes),
     )
 
 
+@dataclass(frozen=True)
+class Basis:
+    """Which measurements a projection at ``rate`` uses, and how."""
+
+    method: str  # "measured" | "interpolated" | "extrapolated" | "closed loop"
+    rates: tuple[float, ...]  # the measured offered rates it uses
+    note: str = ""
+
+
+def basis_for(measured: list[float], rate: float, tolerance: float = 0.05) -> Basis:
+    """Measured at ``rate`` (within ``tolerance``), interpolated between the two measured rates
+    that bracket it, or extrapolated from the nearest one (per-request costs held constant)."""
+    if not measured:
+        return Basis("closed loop", (), "only closed-loop runs: per-request costs of a saturated server, "
+                     "held constant at the target rate")
+    ordered = sorted(measured)
+    near = min(ordered, key=lambda r: abs(r - rate))
+    if abs(near - rate) <= tolerance * rate:
+        return Basis("measured", (near,))
+    below = [r for r in ordered if r < rate]
+    above = [r for r in ordered if r > rate]
+    if below and above:
+        return Basis("interpolated", (below[-1], above[0]), f"linear between {below[-1]:g} and {above[0]:g} req/s")
+    return Basis("extrapolated", (near,), f"per-request costs measured at {near:g} req/s, held constant up to "
+                 f"{rate:g} req/s: {'above' if rate > near else 'below'} every measured rate")
+
+
+def _at(values: dict[float, float | None], basis: Basis, rate: float) -> float | None:
+    """A figure at ``rate`` from per-rate means, by the basis' method."""
+    if basis.method == "interpolated":
+        (a, b) = basis.rates
+        va, vb = values.get(a), values.get(b)
+        if va is None or vb is None:
+            return va if vb is None else vb
+        return va + (vb - va) * (rate - a) / (b - a)
+    if basis.rates:
+        return values.get(basis.rates[0])
+    return next(iter(values.values()), None)
+
+
+def _family(variant_id: str) -> str:
+    """A variant id without its offered-load part (".r200", ".c50")."""
+    import re
+
+    return re.sub(r"\.(r|c)[0-9.]+$", "", variant_id)
+
+
 def inputs_from_run(frame, comparisons, rate: float, profile: str, retention_days: float | None = None,
-                    burst_factor: float = 3.0) -> list[tuple[str, str, CapacityInput]]:
-    """(variant_id, policy, input) for each audited variant of ``profile`` in a run frame,
-    using repeat means and the comparison against that profile's baseline."""
-    from bench.analysis.compare import baseline_for
+                    burst_factor: float = 3.0) -> list[tuple[str, str, CapacityInput, Basis]]:
+    """(variant family, policy, input, basis) per audited variant family of ``profile``: repeat
+    means at the measured offered rates at or bracketing ``rate`` (bench.analysis.capacity.basis_for),
+    and the p99 ratio against the baseline at the same offered load."""
+    from bench.analysis.compare import baseline_for, load_key
     from bench.analysis.stats import ok_rows
 
     ok = ok_rows(frame)
+    ok = ok[ok["profile"] == profile]
     by_cand = {c.candidate: c for c in comparisons}
-    base_id = baseline_for(frame, profile)
-    base_cpu = _mean(ok[ok["variant_id"] == base_id], "cpu_ms_per_1k") if base_id else None
     out = []
-    for vid, g in ok[(ok["profile"] == profile) & (ok["is_baseline"] == False)].groupby("variant_id", sort=False):  # noqa: E712
+    audited = ok[ok["is_baseline"] == False]  # noqa: E712
+    for family, g in audited.groupby(audited["variant_id"].map(_family), sort=False):
+        open_rows = g[(g["mode"] == "open") & g["target_rps"].notna()] if "mode" in g else g.iloc[0:0]
+        rates = sorted(set(float(r) for r in open_rows["target_rps"])) if not open_rows.empty else []
+        basis = basis_for(rates, rate)
+        use = open_rows[open_rows["target_rps"].isin(basis.rates)] if basis.rates else g
+        per_rate = {float(r) if basis.rates else 0.0: sub for r, sub in
+                    (use.groupby("target_rps") if basis.rates else [(0.0, use)])}
+
+        def fig(col: str) -> float | None:
+            return _at({r: _mean(sub, col) for r, sub in per_rate.items()}, basis, rate)
+
+        def base_fig(col: str) -> float | None:
+            vals = {}
+            for r, sub in per_rate.items():
+                bid = baseline_for(frame, profile, load_key(sub.iloc[0]))
+                vals[r] = _mean(ok[ok["variant_id"] == bid], col) if bid else None
+            return _at(vals, basis, rate)
+
+        def p99_ratio() -> float | None:
+            vals = {}
+            for r, sub in per_rate.items():
+                comp = by_cand.get(str(sub["variant_id"].iloc[0]))
+                row = comp.row("client_p99_ms") if comp else None
+                vals[r] = row.ratio.value if row else None
+            return _at(vals, basis, rate)
+
         first = g.iloc[0]
-        comp = by_cand.get(str(vid))
-        p99 = comp.row("client_p99_ms").ratio.value if comp and comp.row("client_p99_ms") else None
-        out.append((str(vid), str(first["policy"]), CapacityInput(
-            rate_rps=rate, bytes_per_request=_mean(g, "bytes_per_request"),
-            events_per_request=_mean(g, "events_per_request"), log_enabled=bool(first.get("log_enabled")),
+        out.append((family, str(first["policy"]), CapacityInput(
+            rate_rps=rate, bytes_per_request=fig("bytes_per_request"),
+            events_per_request=fig("events_per_request"), log_enabled=bool(first.get("log_enabled")),
             maxsize_mb=_int(first.get("log_maxsize")), maxbackup=_int(first.get("log_maxbackup")),
             maxage_days=_int(first.get("log_maxage")), retention_days=retention_days,
             webhook_enabled=bool(first.get("webhook_enabled")), webhook_mode=first.get("webhook_mode"),
@@ -157,9 +234,9 @@ def inputs_from_run(frame, comparisons, rate: float, profile: str, retention_day
             throttle_enable=_bool(first.get("webhook_throttle_enable")),
             throttle_qps=_float(first.get("webhook_throttle_qps")),
             buffer_size=_int(first.get("webhook_batch_buffer_size")), burst_factor=burst_factor,
-            cpu_ms_per_1k=_mean(g, "cpu_ms_per_1k"), baseline_cpu_ms_per_1k=base_cpu, p99_ratio=p99,
-            measured_saturated_eps=_saturated_eps(g),
-        )))
+            cpu_ms_per_1k=fig("cpu_ms_per_1k"), baseline_cpu_ms_per_1k=base_fig("cpu_ms_per_1k"), p99_ratio=p99_ratio(),
+            measured_saturated_eps=_saturated_eps(g), capacity_rps=_mean(g, "capacity_rps"),
+        ), basis))
     return out
 
 

@@ -300,7 +300,7 @@ def build_capacity(ref: str | Path, rate: float, profile: str, retention_days: f
                          f"(run has: {', '.join(sorted(set(frame['profile'])))})")
     comparisons = against_baseline(frame, None)
     inputs = cap.inputs_from_run(frame, comparisons, rate, profile, retention_days, burst_factor)
-    rows = [{"variant_id": vid, "policy": pol, "input": i, "plan": cap.plan(i)} for vid, pol, i in inputs]
+    rows = [{"variant_id": vid, "policy": pol, "input": i, "plan": cap.plan(i), "basis": b} for vid, pol, i, b in inputs]
     out = out or data.run_dir
     tag = f"{profile}-{rate:g}"
     plot = plots.capacity_bars([r["variant_id"] for r in rows], [r["plan"].gb_per_day for r in rows],

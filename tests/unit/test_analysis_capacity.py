@@ -57,3 +57,29 @@ def test_added_cores_and_p99_overhead():
     # 200 ms per 1k requests = 0.2 ms/request × 800/s = 0.16 cores
     assert p.added_cores == pytest.approx(0.16)
     assert p.p99_overhead == pytest.approx(0.08)
+
+
+def test_basis_measured_interpolated_extrapolated():
+    from bench.analysis.capacity import basis_for
+
+    assert basis_for([100, 200, 400], 204).method == "measured"
+    b = basis_for([100, 200, 400], 300)
+    assert b.method == "interpolated" and b.rates == (200, 400)
+    e = basis_for([100, 200], 800)
+    assert e.method == "extrapolated" and e.rates == (200,) and "held constant" in e.note
+    assert basis_for([], 800).method == "closed loop"
+
+
+def test_interpolation_between_bracketing_rates():
+    from bench.analysis.capacity import _at, basis_for
+
+    b = basis_for([200.0, 400.0], 300.0)
+    assert _at({200.0: 1000.0, 400.0: 1200.0}, b, 300.0) == 1100.0
+    assert _at({200.0: 1000.0, 400.0: None}, b, 300.0) == 1000.0  # a missing side falls back to the other
+
+
+def test_capacity_headroom_note():
+    from bench.analysis.capacity import CapacityInput, plan
+
+    p = plan(CapacityInput(rate_rps=800, bytes_per_request=1000, events_per_request=1.2, capacity_rps=520))
+    assert p.capacity_headroom == 0.65 and any("below the target rate" in n for n in p.notes)
