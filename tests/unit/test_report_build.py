@@ -126,3 +126,17 @@ def test_plan_from_the_runs_own_noise(run: Path):
 def test_plan_cli_rejects_a_bad_difference(run: Path):
     bad = _cli("plan", run.name, "--detect", "five", results=run.parent)
     assert bad.returncode == 2 and "--detect" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_noise_rows_give_the_cv_against_the_goals():
+    import pandas as pd
+
+    from bench.harness.noise import noise_rows
+
+    frame = pd.DataFrame({"status": ["ok"] * 4, "cpu_ms_per_1k": [1000.0, 1020.0, 980.0, 1000.0],
+                          "alloc_bytes_per_1k": [1e8] * 4, "bytes_per_request": [1000.0, 1000.0, 1001.0, 999.0],
+                          "client_p50_ms": [5.0, 6.0, 5.5, 5.0], "client_p99_ms": [50.0, 60.0, 55.0, 50.0]})
+    rows = {r.metric: r for r in noise_rows(frame)}
+    assert rows["cpu_ms_per_1k"].cv == pytest.approx(0.01633, rel=1e-3) and rows["cpu_ms_per_1k"].met
+    assert rows["alloc_bytes_per_1k"].cv == 0.0 and rows["bytes_per_request"].met
+    assert rows["client_p99_ms"].goal is None and rows["client_p99_ms"].met is None

@@ -1,0 +1,57 @@
+"""`auditbench harness noise`: how much the low-noise cost figures vary from repeat to repeat.
+
+Runs one audited variant N times at a fixed open-loop rate (a scenario like any other, so
+its results land in results/<run-id>/) and prints each figure's coefficient of variation
+over the repeats next to its goal: apiserver CPU per request <= 3%, heap bytes allocated
+per request <= 2%, audit bytes per request <= 1%. Latency percentiles are shown for
+comparison; they are not low-noise figures.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+GOALS = {"cpu_ms_per_1k": 0.03, "alloc_bytes_per_1k": 0.02, "bytes_per_request": 0.01}
+SHOWN = ("cpu_ms_per_1k", "alloc_bytes_per_1k", "bytes_per_request", "client_p50_ms", "client_p99_ms")
+LABELS = {"cpu_ms_per_1k": "apiserver CPU per request", "alloc_bytes_per_1k": "heap allocated per request",
+          "bytes_per_request": "audit bytes per request", "client_p50_ms": "client p50",
+          "client_p99_ms": "client p99"}
+
+
+def scenario(policy: Path, rate: float, duration: str, repeats: int, profile: str, seed: int) -> dict[str, Any]:
+    return {"name": "noise", "description": "repeat-to-repeat noise of one variant at a fixed rate (auditbench harness noise)",
+            "policies": [str(policy.resolve())], "baseline": False,
+            "audit": {"log": {"enabled": [True]}, "webhook": {"enabled": [False]}},
+            "traffic": {"profiles": [profile], "mode": "open", "target_rps": rate, "duration": duration, "warmup": "3s"},
+            "repeats": repeats, "seed": seed}
+
+
+@dataclass(frozen=True)
+class Row:
+    metric: str
+    n: int
+    mean: float | None
+    cv: float | None
+    goal: float | None
+
+    @property
+    def met(self) -> bool | None:
+        return None if self.goal is None or self.cv is None else self.cv <= self.goal
+
+
+def noise_rows(frame: pd.DataFrame) -> list[Row]:
+    from bench.analysis.stats import ok_rows
+
+    ok = ok_rows(frame)
+    rows = []
+    for m in SHOWN:
+        v = ok[m].dropna() if m in ok else pd.Series(dtype=float)
+        mean = float(v.mean()) if len(v) else None
+        cv = float(v.std(ddof=1) / abs(v.mean())) if len(v) >= 2 and v.mean() else None
+        rows.append(Row(m, int(len(v)), mean, None if cv is None or math.isnan(cv) else cv, GOALS.get(m)))
+    return rows
