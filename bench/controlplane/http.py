@@ -54,6 +54,20 @@ class Client:
     def get(self, path: str) -> Response:
         return self.request("GET", path)
 
+    def get_timed(self, path: str) -> tuple[Response, float]:
+        """GET, and the unix time the response headers arrived. A server that computes the
+        whole answer before it writes (as /metrics gathers every metric, then encodes) has
+        read its state just before that moment, not at the midpoint of a long transfer."""
+        import time
+
+        resp = self._pool.request("GET", self.server + path, headers=dict(self._headers), preload_content=False)
+        headers_at = time.time()
+        try:
+            body = resp.read()
+        finally:
+            resp.release_conn()
+        return Response(resp.status, body, {k.lower(): v for k, v in resp.headers.items()}), headers_at
+
     def post(self, path: str, body: Any) -> Response:
         return self.request("POST", path, body)
 

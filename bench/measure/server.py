@@ -32,11 +32,15 @@ class Scrape:
     received: float
     text: str
     label: str  # "initial" | "start" | "end" | "timer" | "final"
+    headers_at: float | None = None  # when the response headers arrived
 
     @property
     def at(self) -> float:
-        """When the counters were read: the request's midpoint (their read sits inside it)."""
-        return (self.sent + self.received) / 2
+        """When the counters were read. kube-apiserver's /metrics gathers every metric, then
+        encodes and writes ~2.5 MB: the read happens just before the headers go out, while
+        the transfer after it can take hundreds of ms on a busy core. Without a header time,
+        the request's midpoint."""
+        return self.headers_at if self.headers_at is not None else (self.sent + self.received) / 2
 
 
 def coverage(bracket: tuple[float, float], window: Window) -> float:
@@ -90,7 +94,7 @@ class ApiserverMetrics(BaseMeasurement):
     def _scrape(self, label: str) -> None:
         sent = time.time()
         try:
-            resp = self._client.get("/metrics")
+            resp, headers_at = self._client.get_timed("/metrics")
         except Exception as exc:  # a missed scrape is recorded; the bracket falls back
             self.errors.append(f"{label}: {type(exc).__name__}: {exc}")
             return
@@ -99,7 +103,7 @@ class ApiserverMetrics(BaseMeasurement):
             self.errors.append(f"{label}: HTTP {resp.status}")
             return
         with self._lock:
-            self.scrapes.append(Scrape(sent, received, resp.body.decode("utf-8", errors="replace"), label))
+            self.scrapes.append(Scrape(sent, received, resp.body.decode("utf-8", errors="replace"), label, headers_at))
 
     def _timer(self) -> None:
         while not self._stop.wait(self.interval):
@@ -136,6 +140,7 @@ class ApiserverMetrics(BaseMeasurement):
             "start": round(first.at, 3), "end": round(last.at, 3), "labels": [first.label, last.label],
             "coverage": round(coverage((first.at, last.at), ctx.window), 4),
             "scrape_ms": [round((first.received - first.sent) * 1000, 1), round((last.received - last.sent) * 1000, 1)],
+            "read_after_ms": [round((s.at - s.sent) * 1000, 1) for s in (first, last)],  # request sent -> counters read
         }
         out["latency_server"] = apimetrics.latency_server(before, after)
         out["audit"] = apimetrics.audit_metrics(before, after)

@@ -107,6 +107,7 @@ class MetricsBracket(_Doc):
     labels: list[str] = []
     coverage: float | None = None
     scrape_ms: list[float] = []
+    read_after_ms: list[float] = []  # from sending each scrape to its response headers (when the counters were read)
     scrape_errors: list[str] = []
 
 

@@ -154,6 +154,12 @@ def test_bracket_coverage():
     assert coverage((1005.0, 1006.0), W) == pytest.approx(0.1)
 
 
+def test_counters_are_read_when_the_headers_arrive_not_mid_transfer():
+    slow = Scrape(1000.0, 1000.4, "", "start", headers_at=1000.03)
+    assert slow.at == 1000.03  # not 1000.2: the transfer after the gather does not move the edge
+    assert Scrape(1000.0, 1000.4, "", "start").at == pytest.approx(1000.2)
+
+
 def test_bracket_prefers_edge_scrapes_and_falls_back_to_nearest():
     s = [Scrape(994.0, 994.04, "", "initial"), Scrape(1000.0, 1000.04, "", "start"),
          Scrape(1004.0, 1004.04, "", "timer"), Scrape(1009.9, 1009.94, "", "end")]
