@@ -174,8 +174,11 @@ def _probe(variant: Variant, settings: Any, seed: int, options: MeasureOptions) 
 
     scratch = Path(tempfile.mkdtemp(prefix=f"auditbench-probe-{variant.id}-", dir=options.scratch_root))
     try:
+        from bench.controlplane.procs import measured_nice
+
         return probe_variant(variant, resolve(options.bin_dir, echo=options.echo), settings, seed, scratch,
-                             cpu_split(options.pin_cpus), echo=options.echo)
+                             cpu_split(options.pin_cpus), echo=options.echo,
+                             nice=measured_nice() if options.priority else None)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

@@ -54,6 +54,7 @@ class LocalCluster:
     webhook_kubeconfig: Path | None = None
     etcd_on_tmpfs: bool = True
     control_plane_cpus: set[int] | None = None
+    nice: int | None = None  # priority of etcd, kube-apiserver and kube-controller-manager
     extra_apiserver_args: tuple[str, ...] = ()
     ready_timeout: float = 60.0
     shutdown_grace: float = 15.0
@@ -214,7 +215,7 @@ class LocalCluster:
         return env
 
     def _spawn(self, name: str, argv: list[str], owned: tuple[Path, ...] = ()) -> Child:
-        child = Child(name, argv, self.logs_dir / f"{name}.log", env=self._env(),
+        child = Child(name, argv, self.logs_dir / f"{name}.log", env=self._env(), nice=self.nice,
                       cpus=self.control_plane_cpus, owned_paths=owned)
         self.children.append(child)  # before start: stop() must see it even if start is interrupted
         return child.start()

@@ -53,12 +53,17 @@ def _tool(name: str) -> str:
     return path
 
 
-def exec_prefix(cpus: Iterable[int] | None = None, *, die_with_parent: bool = True) -> list[str]:
+def exec_prefix(cpus: Iterable[int] | None = None, *, die_with_parent: bool = True,
+                nice: int | None = None) -> list[str]:
     """What goes in front of a child's argv: ``setpriv --pdeathsig TERM --`` (unless
-    ``die_with_parent`` is off) and ``taskset -c LIST`` (when ``cpus`` is given)."""
+    ``die_with_parent`` is off), ``nice -n N`` (when ``nice`` is given: a thread's priority is
+    inherited by the threads it starts, so it must be set before exec too) and
+    ``taskset -c LIST`` (when ``cpus`` is given)."""
     prefix: list[str] = []
     if die_with_parent:
         prefix += [_tool("setpriv"), "--pdeathsig", "TERM", "--"]
+    if nice is not None:
+        prefix += [_tool("nice"), "-n", str(nice)]
     cpu_set = set(cpus or ())
     if cpu_set:
         prefix += [_tool("taskset"), "-c", format_cpu_list(cpu_set)]  # taskset takes no "--"
@@ -113,6 +118,7 @@ class Child:
     log_path: Path
     env: dict[str, str] | None = None
     cpus: set[int] | None = None
+    nice: int | None = None  # scheduling priority, set before exec (bench.measure.variant: measured processes)
     cwd: Path | None = None
     owned_paths: tuple[Path, ...] = ()
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
@@ -123,7 +129,7 @@ class Child:
         if threading.current_thread() is not threading.main_thread():
             # PR_SET_PDEATHSIG would fire when this thread ends, killing the child early.
             raise RuntimeError(f"start {self.name} from the main thread (see bench.controlplane.procs)")
-        argv = exec_prefix(self.cpus) + self.argv
+        argv = exec_prefix(self.cpus, nice=self.nice) + self.argv
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
         try:
@@ -221,3 +227,18 @@ def reap_orphans() -> list[str]:
         record_path.unlink(missing_ok=True)
     return killed
 
+
+
+MEASURED_NICE = -10  # measured processes outrank unrelated work on a shared machine
+
+
+def measured_nice() -> int | None:
+    """The priority to give measured processes: MEASURED_NICE where this process may raise
+    priorities (root, or CAP_SYS_NICE), else None (nothing changed)."""
+    try:
+        current = os.getpriority(os.PRIO_PROCESS, 0)
+        os.setpriority(os.PRIO_PROCESS, 0, current - 1)  # probe: only a privileged process may
+        os.setpriority(os.PRIO_PROCESS, 0, current)
+    except PermissionError:
+        return None
+    return MEASURED_NICE

@@ -18,9 +18,9 @@ import pandas as pd
 
 GOALS = {"cpu_ms_per_1k": 0.03, "alloc_bytes_per_1k": 0.02, "bytes_per_request": 0.01}
 SHOWN = ("cpu_ms_per_1k", "alloc_bytes_per_1k", "bytes_per_request", "client_p50_ms", "client_p99_ms")
-LABELS = {"cpu_ms_per_1k": "apiserver CPU per request", "alloc_bytes_per_1k": "heap allocated per request",
-          "bytes_per_request": "audit bytes per request", "client_p50_ms": "client p50",
-          "client_p99_ms": "client p99"}
+LABELS = {"cpu_ms_per_1k": "apiserver CPU-ms per 1k requests", "alloc_bytes_per_1k": "heap bytes allocated per 1k requests",
+          "bytes_per_request": "audit bytes per request", "client_p50_ms": "client p50 ms",
+          "client_p99_ms": "client p99 ms"}
 
 
 def scenario(policy: Path, rate: float, duration: str, repeats: int, profile: str, seed: int) -> dict[str, Any]:

@@ -33,7 +33,7 @@ def step_figures(df: Any, target: float, duration_s: float, slo_s: float) -> pro
 
 
 def probe_variant(variant: Variant, bins: Binaries, settings: Any, seed: int, scratch: Path,
-                  split: tuple[set[int], set[int]] | None, echo: Any = print) -> dict[str, Any]:
+                  split: tuple[set[int], set[int]] | None, echo: Any = print, nice: int | None = None) -> dict[str, Any]:
     """``settings``: bench.scenario.model.CapacityProbe. Returns ProbeResult.as_dict()."""
     from bench.traffic.launcher import ClusterInfo, run_traffic
     from bench.webhook.receiver import Receiver
@@ -41,10 +41,10 @@ def probe_variant(variant: Variant, bins: Binaries, settings: Any, seed: int, sc
     cp_cpus, load_cpus = split if split else (None, None)
     receiver = None
     if variant.webhook is not None and variant.policy_path is not None:
-        receiver = Receiver.start_in(scratch / "webhook", cpus=load_cpus)
+        receiver = Receiver.start_in(scratch / "webhook", cpus=load_cpus, nice=nice)
     cluster = LocalCluster(audit=audit_settings(variant), binaries=bins, run_dir=scratch / "cluster",
                            webhook_kubeconfig=receiver.kubeconfig_path if receiver else None,
-                           control_plane_cpus=cp_cpus)
+                           control_plane_cpus=cp_cpus, nice=nice)
     saturated: list[float] = []
     try:
         with cluster:
@@ -54,7 +54,7 @@ def probe_variant(variant: Variant, bins: Binaries, settings: Any, seed: int, sc
                 work = scratch / f"step-{rate:.0f}"
                 t = run_traffic(info, variant.profile, "open", None, rate,
                                 settings.step_duration, settings.step_warmup, seed, work / "samples.csv.gz",
-                                work / "canaries.txt", cpus=load_cpus, work_dir=work / "locust")
+                                work / "canaries.txt", cpus=load_cpus, work_dir=work / "locust", nice=nice)
                 step = step_figures(samples.read_samples([t.samples_path]), rate, t.duration_s, settings.slo)
                 if t.loadgen_saturated:
                     saturated.append(rate)

@@ -32,6 +32,7 @@ from typing import Any
 from bench import __version__, atomic
 from bench.controlplane.build import Binaries, resolve
 from bench.controlplane.local import LocalCluster
+from bench.controlplane.procs import measured_nice
 from bench.measure import reconcile
 from bench.measure.base import BaseMeasurement, Context, Window, create
 from bench.measure.client import MAX_ERROR_RATE, MAX_LAG_P99_MS
@@ -57,6 +58,9 @@ class MeasureOptions:
     scratch_root: Path | None = None
     keep_scratch: bool = False
     max_error_rate: float = MAX_ERROR_RATE
+    # Raise the measured processes' priority (control plane, Locust, receiver) above other
+    # work on the machine, where allowed (root or CAP_SYS_NICE); recorded in the metadata.
+    priority: bool = True
     echo: Any = field(default=print, repr=False)
 
 
@@ -119,6 +123,7 @@ def measure_variant(
         doc.update(run_measured(variant, bins, scratch, run_dir, repeat, seed, split, options))
         meta["apiserver_flags"] = doc.pop("apiserver_flags")
         meta["cpu_lists"] = doc.pop("cpu_lists")
+        meta["nice"] = doc.pop("nice")
         judge(doc, options.max_error_rate)
         if doc["status"] != "ok":
             options.echo(f"[red]{variant.id} r{repeat} {doc['status']}:[/red] {doc.get('error') or '; '.join(doc['flags'])}")
@@ -142,7 +147,7 @@ def measure_variant(
         return VariantResult.model_validate({**kept, "status": "failed", "error": f"result did not validate: {exc}"})
 
 
-def _start_receiver(variant: Variant, scratch: Path, seed: int, cpus: set[int] | None) -> Any:
+def _start_receiver(variant: Variant, scratch: Path, seed: int, cpus: set[int] | None, nice: int | None) -> Any:
     from bench.webhook.receiver import Faults, Receiver
 
     wh = variant.webhook
@@ -150,7 +155,7 @@ def _start_receiver(variant: Variant, scratch: Path, seed: int, cpus: set[int] |
         return None
     # Taking the receiver down is timed from the window by the webhook measurement.
     faults = Faults(delay_ms=wh.receiver_delay_ms, error_rate=wh.receiver_error_rate, seed=seed)
-    return Receiver.start_in(scratch / "webhook", faults, cpus=cpus)
+    return Receiver.start_in(scratch / "webhook", faults, cpus=cpus, nice=nice)
 
 
 def _on_edge(ctx: Context, measurements: list[BaseMeasurement], errors: list[str]) -> Any:
@@ -169,10 +174,11 @@ def run_measured(variant: Variant, bins: Binaries, scratch: Path, run_dir: Path,
     from bench.traffic.launcher import ClusterInfo, run_traffic
 
     cp_cpus, load_cpus = split if split else (None, None)
-    receiver = _start_receiver(variant, scratch, seed, load_cpus)
+    nice = measured_nice() if options.priority else None
+    receiver = _start_receiver(variant, scratch, seed, load_cpus, nice)
     cluster = LocalCluster(audit=audit_settings(variant), binaries=bins, run_dir=scratch / "cluster",
                            webhook_kubeconfig=receiver.kubeconfig_path if receiver else None,
-                           control_plane_cpus=cp_cpus)
+                           control_plane_cpus=cp_cpus, nice=nice)
     ctx = Context(variant=variant, scratch=scratch, seed=seed, receiver=receiver, canary_file=scratch / "canaries.txt")
     names = [n for n in MEASUREMENTS if n != "webhook" or receiver is not None]
     measurements = create(names)
@@ -192,7 +198,7 @@ def run_measured(variant: Variant, bins: Binaries, scratch: Path, run_dir: Path,
                     variant.load.duration_s or 30.0, variant.load.warmup_s, seed, samples_tmp, ctx.canary_file,
                     workers=options.workers, cpus=load_cpus, max_requests=variant.load.requests,
                     work_dir=scratch / "locust", on_edge=_on_edge(ctx, measurements, errors),
-                    schedule=variant.load.schedule,
+                    schedule=variant.load.schedule, nice=nice,
                 )
             finally:
                 for m in measurements:
@@ -207,6 +213,7 @@ def run_measured(variant: Variant, bins: Binaries, scratch: Path, run_dir: Path,
             receiver.stop()
         doc = collect(ctx, measurements, errors)
         doc["apiserver_flags"] = apiserver_flags
+        doc["nice"] = nice
         if cluster.audit_log_path is not None and ctx.window is not None:
             # A RequestResponse-for-everything log: coverage and what-if replay it later.
             from bench.logs import capture

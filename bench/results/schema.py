@@ -59,6 +59,7 @@ class Metadata(_Doc):
     memory_bytes: int | None = None
     cpu_pinning: CpuPinning | None = None
     cpu_lists: dict[str, list[int] | None] = {}  # effective CPUs of every thread, per process
+    nice: int | None = None  # priority the measured processes ran at (None: unchanged)
     started_at: str | None = None  # UTC ISO 8601
     ended_at: str | None = None
     backend: Literal["local", "kind"] | None = None

@@ -159,7 +159,8 @@ def run_traffic(cluster: ClusterInfo, profile: str, mode: Mode, users: int | Non
                 profiles_file: Path = DEFAULT_FILE, teardown: bool = True,
                 work_dir: Path | None = None, on_edge: EdgeCallback | None = None,
                 schedule: str = "constant", remote: RemoteWorkers | None = None,
-                tolerate_lost_workers: bool = False, echo: Callable[[str], None] | None = None) -> TrafficResult:
+                tolerate_lost_workers: bool = False, echo: Callable[[str], None] | None = None,
+                nice: int | None = None) -> TrafficResult:
     """Set up, run Locust, merge samples, tear down. ``on_edge("start"|"end")`` is called at
     the edges of the recorded window (see :class:`EdgeTimer`), before the teardown. A worker
     lost mid-run raises EnvironmentProblem unless ``tolerate_lost_workers``; then the result
@@ -202,7 +203,8 @@ def run_traffic(cluster: ClusterInfo, profile: str, mode: Mode, users: int | Non
             "prefix": layout.prefix, "seeds": layout.seeds, "workers": total, "join_key": join_key,
         }
         write_json(work / "config.json", config, mode=0o600)
-        run = _LocustRun(work, cluster.server, n_users, workers, cpus, warmup_s + duration_s, remote, join_key, echo)
+        run = _LocustRun(work, cluster.server, n_users, workers, cpus, warmup_s + duration_s, remote, join_key, echo,
+                         nice)
         timer = EdgeTimer(work, max(1, total), on_edge) if on_edge is not None else None
         run.run(timer)
         result = _collect(run, work, samples_path, profile, mode, n_users, workers, target_rps, layout)
@@ -243,8 +245,9 @@ class _LocustRun:
 
     def __init__(self, work: Path, server: str, users: int, workers: int, cpus: set[int] | None,
                  run_s: float, remote: RemoteWorkers | None = None, join_key: str = "",
-                 echo: Callable[[str], None] | None = None) -> None:
+                 echo: Callable[[str], None] | None = None, nice: int | None = None) -> None:
         self.work, self.server, self.users, self.workers, self.cpus = work, server, users, workers, cpus
+        self.nice = nice
         self.run_s = run_s
         self.remote, self.join_key, self.echo = remote, join_key, echo
         self.total = workers + (remote.count if remote else 0)
@@ -270,7 +273,7 @@ class _LocustRun:
 
     def _spawn(self, name: str, argv: list[str], proc: int, env: dict[str, str] | None = None) -> Child:
         # Pinned before exec: gevent's and locust's threads start inside the load-side set.
-        child = Child(name, argv, self.work / f"{name}.log", env=env or self._env(proc), cpus=self.cpus)
+        child = Child(name, argv, self.work / f"{name}.log", env=env or self._env(proc), cpus=self.cpus, nice=self.nice)
         self.children.append(child)
         return child.start()
 

@@ -87,7 +87,7 @@ class Receiver:
     # --- start ---------------------------------------------------------------------------
     @classmethod
     def start_in(cls, directory: Path, faults: Faults | None = None, *, cpus: set[int] | None = None,
-                 host: str = "127.0.0.1") -> Receiver:
+                 host: str = "127.0.0.1", nice: int | None = None) -> Receiver:
         """Start a receiver whose files live in ``directory``; returns once it accepts connections.
 
         ``cpus`` pins the receiver (the load side of the machine, see design.md). ``host`` is the
@@ -104,7 +104,8 @@ class Receiver:
                   "capture": str(directory / CAPTURE_NAME), **asdict(faults)}
         # Pinned before exec (taskset), so no thread of it ever runs outside ``cpus``. No death
         # signal: it watches its stdin and parent pid instead (see bench.webhook.server).
-        argv = exec_prefix(cpus, die_with_parent=False) + [sys.executable, "-m", "bench.webhook.server", json.dumps(config)]
+        argv = exec_prefix(cpus, die_with_parent=False, nice=nice) + [sys.executable, "-m", "bench.webhook.server",
+                                                                     json.dumps(config)]
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, close_fds=True)
         assert proc.stdout is not None

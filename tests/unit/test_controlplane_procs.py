@@ -234,3 +234,31 @@ def test_reap_orphans_kills_a_dead_harness_group_and_removes_its_scratch(tmp_pat
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_priority_is_set_before_exec_like_the_cpu_set():
+    from bench.controlplane.procs import exec_prefix
+
+    prefix = exec_prefix({1}, nice=-10)
+    assert prefix[prefix.index("--") + 1].endswith("nice") and prefix[prefix.index("--") + 2:prefix.index("--") + 4] == ["-n", "-10"]
+    assert prefix[-3].endswith("taskset")  # nice, then taskset, then the program
+    assert not any(p.endswith("nice") for p in exec_prefix({1}))
+
+
+def test_a_child_runs_at_the_priority_it_was_given(tmp_path):
+    import os
+
+    from bench.controlplane.procs import Child, measured_nice
+
+    nice = measured_nice()
+    want = nice if nice is not None else 5  # unprivileged: a lower priority is always allowed
+    child = Child("sleeper", ["sleep", "5"], tmp_path / "s.log", nice=want).start()
+    try:
+        import time
+
+        deadline = time.monotonic() + 5
+        while os.getpriority(os.PRIO_PROCESS, child.pid) != want and time.monotonic() < deadline:
+            time.sleep(0.02)  # setpriv and nice exec one after the other into sleep
+        assert os.getpriority(os.PRIO_PROCESS, child.pid) == want
+    finally:
+        child.stop(grace=1.0)
