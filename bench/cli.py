@@ -56,6 +56,8 @@ def _report(app: typer.Typer) -> None:
     app.command("report")(cli.report)
     app.command("capacity")(cli.capacity)
     app.command("plan")(cli.plan)
+    app.command("claims")(cli.claims)
+    app.command("example")(cli.example)
 
 
 def _run(app: typer.Typer) -> None:
@@ -89,7 +91,7 @@ _AREAS: dict[str, Callable[[typer.Typer], None]] = {
     "webhook": _webhook,
     "logs": _logs, "whatif": _logs,
     "policy": _policy,
-    "compare": _report, "report": _report, "capacity": _report, "plan": _report,
+    "compare": _report, "report": _report, "capacity": _report, "plan": _report, "claims": _report, "example": _report,
     "run": _run, "measure": _run,
     "traffic": _traffic,
     "harness": _harness,

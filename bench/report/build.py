@@ -338,3 +338,30 @@ def build_plan(ref: str | Path, delta: float, longer: float = 2.0, root: Path | 
     rows = plan(frame, delta, per_variant, window, longer=longer)
     return render("plan.md.j2", run=data.manifest.run_id, delta=delta, window=window, per_variant=per_variant,
                   rows=rows, longer=longer, labels=LABELS)
+
+
+# --- committed examples ------------------------------------------------------------------
+
+
+def save_example(ref: str | Path, name: str, root: Path | None = None) -> Path:
+    """results/examples/<name>/: what a reader needs to trace a figure (no raw samples, no captures)."""
+    import re
+    import shutil
+
+    from bench.paths import project_root
+
+    if not re.fullmatch(r"[a-z0-9][a-z0-9._-]*", name):
+        raise InputError("command line", "--name", "use lowercase letters, digits, '.', '_' and '-'")
+    data = load_run(ref, root)
+    dest = project_root() / "results" / "examples" / name
+    if dest.exists():
+        shutil.rmtree(dest)
+    (dest / "variants").mkdir(parents=True)
+    for rel in ("run.json", store.SCENARIO_COPY, "report.md"):
+        if (data.run_dir / rel).is_file():
+            shutil.copy2(data.run_dir / rel, dest / rel)
+    for f in sorted((data.run_dir / "variants").glob("*.json")):
+        shutil.copy2(f, dest / "variants" / f.name)
+    for f in sorted(data.run_dir.glob("capacity-*.md")):
+        shutil.copy2(f, dest / f.name)
+    return dest

@@ -108,3 +108,28 @@ def _fraction(text: str) -> float:
     if not 0 < value < 1:
         raise InputError("command line", "--detect", f"must be between 0% and 100%, got {text!r}")
     return value
+
+
+def claims(
+    run: Annotated[str, typer.Argument(help="RUN_ID, a run directory (e.g. results/examples/seed-claims), or 'latest'.")],
+    rate: Annotated[float | None, typer.Option("--rate", help="Also the capacity rows at this rate (req/s).")] = None,
+    profile: Annotated[str, typer.Option("--profile", help="Traffic profile of the capacity rows.")] = "mixed",
+    results_dir: ResultsDir = None,
+) -> None:
+    """Print the article's claims (verdicts, reasons, figures) and capacity rows of a run as markdown:
+    what the README shows, from the run's own files."""
+    from bench.report.summary import summary
+
+    print(summary(run, rate, profile, root=results_dir), end="")
+
+
+def example(
+    run: Annotated[str, typer.Argument(help="RUN_ID, a run directory, or 'latest'.")],
+    name: Annotated[str, typer.Option("--name", help="Directory name under results/examples/.")],
+    results_dir: ResultsDir = None,
+) -> None:
+    """Copy a run's summary (run.json, scenario.yaml, variant results, report.md, capacity plans;
+    no raw samples) into results/examples/NAME, to commit as evidence."""
+    from bench.report.build import save_example
+
+    out.print(f"example: {save_example(run, name, root=results_dir)}", highlight=False)

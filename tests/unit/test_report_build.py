@@ -140,3 +140,18 @@ def test_noise_rows_give_the_cv_against_the_goals():
     assert rows["cpu_ms_per_1k"].cv == pytest.approx(0.01633, rel=1e-3) and rows["cpu_ms_per_1k"].met
     assert rows["alloc_bytes_per_1k"].cv == 0.0 and rows["bytes_per_request"].met
     assert rows["client_p99_ms"].goal is None and rows["client_p99_ms"].met is None
+
+
+def test_claims_summary_and_example_copy(run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from bench.report import build
+    from bench.report.summary import summary
+
+    text = summary(run, rate=800, profile="mixed")
+    assert "| RequestResponse is expensive | **supported**" in text
+    assert "| `metadata-all.log.wh-batch-5s.mixed` | measured at 100 req/s" not in text  # 800 is not measured
+    assert "extrapolated at 100 req/s" in text
+    monkeypatch.setattr("bench.paths.project_root", lambda: tmp_path)
+    dest = build.save_example(run, "synthetic")
+    assert (dest / "run.json").is_file() and len(list((dest / "variants").glob("*.json"))) == 90
+    assert not (dest / "samples").exists()
+    assert summary(dest, rate=800) == text.replace(str(run), str(dest))  # the copy says what the run says
