@@ -18,9 +18,8 @@ import enum
 import gzip
 import io
 import json
-import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -334,18 +333,3 @@ def log_events(live: Path) -> Iterator[dict[str, Any]]:
     if files:
         for event, _ in iter_events(expand(files)):
             yield event
-
-
-def wait_for_events(live: Path, predicate: Callable[[dict[str, Any]], bool], minimum: int = 1,
-                    timeout: float = 10.0) -> list[dict[str, Any]]:
-    """Events matching ``predicate``, polling until ``minimum`` are there or the timeout.
-
-    The apiserver writes ResponseComplete after the handler returns, so a client can see
-    its response before the event is on disk.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        found = [e for e in log_events(live) if predicate(e)]
-        if len(found) >= minimum or time.monotonic() > deadline:
-            return found
-        time.sleep(0.1)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,21 +34,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bench.controlplane.http import Client
 from bench.errors import EnvironmentProblem
+from bench.measure import metricnames as names
+from bench.measure.metricnames import DURATION, SLI_DURATION
 
 Labels = tuple[tuple[str, str], ...]  # sorted (name, value) pairs
 
-DURATION = "apiserver_request_duration_seconds"
-SLI_DURATION = "apiserver_request_sli_duration_seconds"
-# Only these families are parsed: the full text is ~2.5 MB and parsing all of it takes ~1 s.
-_WANTED = (
-    f"{DURATION}_bucket", f"{DURATION}_count", f"{DURATION}_sum",
-    f"{SLI_DURATION}_bucket", f"{SLI_DURATION}_count", f"{SLI_DURATION}_sum",
-    "apiserver_request_total",
-    "apiserver_audit_event_total", "apiserver_audit_error_total", "apiserver_audit_level_total",
-    "apiserver_audit_requests_rejected_total",
-    "process_cpu_seconds_total", "process_resident_memory_bytes", "go_memstats_alloc_bytes_total",
-    "go_memstats_heap_inuse_bytes", "go_goroutines",
-)
+_WANTED = names.WANTED
 READONLY_VERBS = frozenset({"GET", "LIST"})
 MUTATING_VERBS = frozenset({"POST", "PUT", "PATCH", "APPLY", "DELETE", "DELETECOLLECTION", "CREATE", "UPDATE"})
 # CL2: verb!="WATCH", subresource!~"log|exec|portforward|attach|proxy" (PromQL regexes are anchored).
@@ -248,10 +239,10 @@ def audit_metrics(before: Snapshot, after: Snapshot) -> dict[str, Any]:
     """Audit counters over the window. A series the apiserver has not created yet (no
     error so far) counts as zero."""
     return {
-        "event_total": _total(delta(before, after, "apiserver_audit_event_total")),
-        "error_total": _by_label(delta(before, after, "apiserver_audit_error_total"), "plugin"),
-        "level_total": _by_label(delta(before, after, "apiserver_audit_level_total"), "level"),
-        "requests_rejected_total": _total(delta(before, after, "apiserver_audit_requests_rejected_total")),
+        "event_total": _total(delta(before, after, names.AUDIT_EVENTS)),
+        "error_total": _by_label(delta(before, after, names.AUDIT_ERRORS), "plugin"),
+        "level_total": _by_label(delta(before, after, names.AUDIT_LEVELS), "level"),
+        "requests_rejected_total": _total(delta(before, after, names.AUDIT_REJECTED)),
     }
 
 
@@ -265,18 +256,18 @@ def requests_by_verb_code(series: dict[Labels, float]) -> dict[str, dict[str, in
 
 
 def apiserver_process(before: Snapshot, after: Snapshot) -> dict[str, Any]:
-    cpu = _scalar_delta(before, after, "process_cpu_seconds_total")
-    alloc = _scalar_delta(before, after, "go_memstats_alloc_bytes_total")
-    rss = after.value("process_resident_memory_bytes")
-    heap = after.value("go_memstats_heap_inuse_bytes")
-    goroutines = after.value("go_goroutines")
+    cpu = _scalar_delta(before, after, names.CPU)
+    alloc = _scalar_delta(before, after, names.ALLOCATED)
+    rss = after.value(names.RSS)
+    heap = after.value(names.HEAP_INUSE)
+    goroutines = after.value(names.GOROUTINES)
     return {
         "cpu_seconds": round(cpu, 3) if cpu is not None else None,
         "rss_end_bytes": int(rss) if rss is not None else None,
         "heap_inuse_end_bytes": int(heap) if heap is not None else None,
         "goroutines_end": int(goroutines) if goroutines is not None else None,
         "alloc_bytes": int(alloc) if alloc is not None else None,
-        "requests_by_verb_code": requests_by_verb_code(delta(before, after, "apiserver_request_total")),
+        "requests_by_verb_code": requests_by_verb_code(delta(before, after, names.REQUESTS)),
         "window_s": round(after.taken_at - before.taken_at, 3),
     }
 
@@ -295,19 +286,3 @@ def summarize(before: Snapshot, after: Snapshot) -> dict[str, Any]:
         "audit": audit_metrics(before, after),
         "apiserver": apiserver_process(before, after),
     }
-
-
-def filter_text(text: str, names: Iterable[str] = _WANTED) -> str:
-    """The lines (with their HELP/TYPE) of the given sample names: for small test fixtures."""
-    wanted = set(names)
-    families = {n.removesuffix("_bucket").removesuffix("_count").removesuffix("_sum") for n in wanted}
-    keep = []
-    for line in text.splitlines():
-        if line.startswith("# "):
-            parts = line.split(" ", 3)
-            if len(parts) >= 3 and (parts[2] in families or parts[2] in wanted):
-                keep.append(line)
-            continue
-        if _sample_name(line) in wanted:
-            keep.append(line)
-    return "\n".join(keep) + "\n"

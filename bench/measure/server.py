@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.measure import apimetrics
+from bench.measure import metricnames as names
 from bench.measure.apimetrics import Snapshot
 from bench.measure.base import BaseMeasurement, Context, Edge, Window, register
 
@@ -64,16 +65,16 @@ def choose_bracket(scrapes: list[Scrape], window: Window) -> tuple[Scrape, Scrap
 
 def series_point(snap: Snapshot) -> dict[str, Any]:
     """One point of the time series: the gauges and cumulative audit counters."""
-    heap = snap.value("go_memstats_heap_inuse_bytes")
-    gor = snap.value("go_goroutines")
-    rss = snap.value("process_resident_memory_bytes")
-    errors = apimetrics._by_label(snap.series("apiserver_audit_error_total"), "plugin")  # noqa: SLF001
+    heap = snap.value(names.HEAP_INUSE)
+    gor = snap.value(names.GOROUTINES)
+    rss = snap.value(names.RSS)
+    errors = apimetrics._by_label(snap.series(names.AUDIT_ERRORS), "plugin")  # noqa: SLF001
     return {
         "t": round(snap.taken_at, 3),
         "heap_inuse_bytes": int(heap) if heap is not None else None,
         "goroutines": int(gor) if gor is not None else None,
         "rss_bytes": int(rss) if rss is not None else None,
-        "audit_events": int(snap.value("apiserver_audit_event_total") or 0),
+        "audit_events": int(snap.value(names.AUDIT_EVENTS) or 0),
         "audit_errors": errors,
     }
 

@@ -149,10 +149,6 @@ def _validate(mode: str, users: int | None, target_rps: float | None, duration_s
     return users if users is not None else min(1000, math.ceil(target_rps * OPEN_LOOP_BUDGET_S) + 4)
 
 
-def default_users_for(target_rps: float) -> int:
-    return _validate("open", None, target_rps, 1, 0, 0, None)
-
-
 def run_traffic(cluster: ClusterInfo, profile: str, mode: Mode, users: int | None, target_rps: float | None,
                 duration_s: float, warmup_s: float, seed: int, samples_path: Path, canary_path: Path,
                 workers: int = 0, cpus: set[int] | None = None, max_requests: int | None = None,

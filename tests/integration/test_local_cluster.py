@@ -17,7 +17,8 @@ import pytest
 from bench.controlplane.build import _K8S_VERSION, binary_version
 from bench.controlplane.local import LocalCluster
 from bench.controlplane.procs import reap_orphans
-from bench.logs.reader import log_events, log_files, wait_for_events
+from bench.logs.reader import log_events, log_files
+from tests.logwait import wait_for_events
 from tests.procnet import listeners_of
 
 pytestmark = pytest.mark.integration

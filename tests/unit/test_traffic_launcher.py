@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from bench.errors import InputError
-from bench.traffic.launcher import ClusterInfo, _validate, default_users_for, run_traffic
+from bench.traffic.launcher import ClusterInfo, _validate, run_traffic
 
 
 @pytest.mark.parametrize(("kwargs", "field"), [
@@ -31,9 +31,9 @@ def test_bad_parameters_are_input_errors(kwargs: dict, field: str) -> None:
 
 def test_open_loop_user_budget() -> None:
     # users for 250 ms per request at the target rate, plus 4: the schedule holds through a slow tail
-    assert default_users_for(10.0) == 7
-    assert default_users_for(100.0) == 29
-    assert default_users_for(10_000.0) == 1000
+    assert _validate("open", None, 10.0, 1, 0, 0, None) == 7
+    assert _validate("open", None, 100.0, 1, 0, 0, None) == 29
+    assert _validate("open", None, 10_000.0, 1, 0, 0, None) == 1000
     assert _validate("open", 7, 100.0, 1.0, 0.0, 0, None) == 7
 
 
