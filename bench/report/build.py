@@ -203,6 +203,7 @@ def build_report(ref: str | Path, out: Path | None = None, root: Path | None = N
         rule_costs=_rule_costs(data.results),
         loads=_loads(frame), flags=[{"variant_id": r.variant_id, "repeat": r.repeat, "flags": r.flags}
                                     for r in data.results if r.flags],
+        flagged={r.variant_id for r in data.results if r.flags},
         **_coverage(data, detections),
     )
     md = atomic.write_text(out / "report.md", render("report.md.j2", **context))
