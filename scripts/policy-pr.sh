@@ -3,14 +3,16 @@
 # checkout: measure a pull request's audit policy against the base branch's version of the same
 # file, then `auditbench compare` base -> PR with gates.
 #
-#   scripts/policy-pr.sh --policy PATH --base REF [--gate EXPR]... [--profile mixed] [--users 8]
-#       [--duration 20s] [--warmup 3s] [--repeats 2] [--webhook-batch-max-wait DURATION]
+#   scripts/policy-pr.sh --policy PATH --base REF [--gate EXPR]... [--profile mixed] [--rate 100]
+#       [--users N] [--duration 15s] [--warmup 3s] [--repeats 5] [--webhook-batch-max-wait DURATION]
 #       [--results DIR] [--summary FILE]
 #
 # PATH is the policy in the working tree (the PR's version); REF is any git revision holding the
 # base version (fetched from origin when it is not in the clone). Both policies and the no-audit
 # baseline run as one interleaved scenario on the local backend (`auditbench run`), so base and PR
-# see the same machine state. A policy new in the PR is compared against the no-audit baseline.
+# see the same machine state, at the same fixed open-loop rate (--rate; --rate "" with --users N
+# runs a closed-loop saturation test instead). A gate on a ratio needs 5 repeats for a verdict.
+# A policy new in the PR is compared against the no-audit baseline.
 # The comparison goes to stdout and, with --summary (default $GITHUB_STEP_SUMMARY), is appended
 # there. Prints `run_dir=...` and `tripped=...` lines; appends them to $GITHUB_OUTPUT when set.
 # Exit: 0 ok or nothing to measure; 1 a gate tripped or a variant failed or leaked; 2 bad usage.
@@ -19,7 +21,7 @@ set -euo pipefail
 usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 die() { echo "policy-pr: $*" >&2; exit 2; }
 
-policy="" base="" profile="mixed" users="8" duration="20s" warmup="3s" repeats="2" wait=""
+policy="" base="" profile="mixed" rate="100" users="" duration="15s" warmup="3s" repeats="5" wait=""
 results="results" summary="${GITHUB_STEP_SUMMARY:-}"
 gates=()
 while [ $# -gt 0 ]; do
@@ -28,6 +30,7 @@ while [ $# -gt 0 ]; do
     --base) base="$2"; shift 2 ;;
     --gate) [ -n "$2" ] && gates+=(--fail-on "$2"); shift 2 ;;
     --profile) profile="$2"; shift 2 ;;
+    --rate) rate="$2"; shift 2 ;;
     --users) users="$2"; shift 2 ;;
     --duration) duration="$2"; shift 2 ;;
     --warmup) warmup="$2"; shift 2 ;;
@@ -82,6 +85,18 @@ if $in_base; then policies="[\"$work/policies/base.yaml\", \"$work/policies/pr.y
 webhook="enabled: [false]"
 if [ -n "$wait" ]; then webhook="enabled: [true]
     batch_max_wait: [\"$wait\"]"; fi
+if [ -n "$rate" ]; then
+  load="mode: open
+  target_rps: $rate"
+  [ -n "$users" ] && load="$load
+  users: $users"
+  traffic_text="$rate req/s offered (open loop)"
+else
+  [ -n "$users" ] || die "--rate \"\" (closed loop) needs --users N"
+  load="mode: closed
+  users: $users"
+  traffic_text="$users closed-loop users (a saturation test)"
+fi
 cat > "$work/scenario.yaml" <<EOF
 name: policy-pr
 description: "$policy at ${base:0:12} (base) and in the working tree (pr), with a no-audit baseline"
@@ -95,8 +110,7 @@ audit:
     $webhook
 traffic:
   profiles: ["$profile"]
-  mode: closed
-  users: $users
+  $load
   duration: "$duration"
   warmup: "$warmup"
 repeats: $repeats
@@ -129,8 +143,8 @@ cp "$work/scenario.yaml" "$run_dir/policy-pr-scenario.yaml"
 [ -n "$summary" ] && {
   echo "## auditbench: \`$policy\`"
   echo
-  if $in_base; then echo "Base (\`${base:0:12}\`) vs this change, $repeats repeats of $duration, \`$profile\` traffic, $users users."
-  else echo "New policy: compared against the no-audit baseline, $repeats repeats of $duration, \`$profile\` traffic, $users users."; fi
+  if $in_base; then echo "Base (\`${base:0:12}\`) vs this change, $repeats repeats of $duration, \`$profile\` traffic, $traffic_text."
+  else echo "New policy: compared against the no-audit baseline, $repeats repeats of $duration, \`$profile\` traffic, $traffic_text."; fi
   echo
 } >> "$summary"
 

@@ -107,7 +107,7 @@ def run_action_step(step_id: str, cwd: Path, tmp: Path, env: dict[str, str]) -> 
 
 
 def compare_env(policy: str, base: str, gates: str, results: Path, **over: str) -> dict[str, str]:
-    env = {"AB_POLICY": policy, "AB_BASE": base, "AB_GATES": gates, "AB_PROFILE": "mixed", "AB_USERS": "4",
+    env = {"AB_POLICY": policy, "AB_BASE": base, "AB_GATES": gates, "AB_PROFILE": "mixed", "AB_RATE": "50", "AB_USERS": "",
            "AB_DURATION": "4s", "AB_WARMUP": "1s", "AB_REPEATS": "1", "AB_WEBHOOK_WAIT": "", "AB_RESULTS": str(results)}
     env.update(over)
     return env
