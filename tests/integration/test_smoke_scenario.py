@@ -32,8 +32,13 @@ def test_smoke_scenario_runs_end_to_end_and_writes_a_report(binaries, tmp_path):
     assert len(list((run_dir / "samples").glob("*.csv.gz"))) == 6
     report = (run_dir / "report.md").read_text()
     assert "Metadata is cheap" in report and "Which policy rule costs most" in report
+    # Two repeats decide no claim: the report says so rather than guessing.
+    assert "**inconclusive** (2 repeat(s), a verdict needs at least 3)" in report
     doc = json.loads(next((run_dir / "variants").glob("seed-production*-r1.json")).read_text())
-    assert doc["schema_version"] == 1
+    assert doc["schema_version"] == 2 and doc["flags"] == []
+    assert doc["variant"]["load"] == {**doc["variant"]["load"], "mode": "open", "target_rps": 100.0}
+    assert abs(doc["traffic"]["achieved_rps"] - 100.0) <= 2.0  # the offered rate, kept
     assert doc["audit"]["canaries"]["checked"] > 0 and not doc["audit"]["canaries"]["leaked"]
     assert doc["audit"]["webhook"]["events"] > 0 and doc["audit"]["log"]["bytes_per_request"] > 0
+    assert all(r["reconciles"] for r in doc["audit"]["reconciliation"].values())
     assert doc["latency_client"]["overall"]["count"] > 100
