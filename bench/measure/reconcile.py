@@ -12,7 +12,10 @@ Over the /metrics bracket around the window, per backend:
 The apiserver stamps an event (stageTimestamp) and counts it in the same call, so events
 are matched to the counters by stageTimestamp, not by the request's start. A backend whose
 unaccounted events exceed TOLERANCE of the generated ones does not reconcile, and the
-variant is flagged with the numbers.
+variant is flagged with the numbers. The counters' read time is known only to within the
+scrape's own latency (sent .. response headers, see bench.measure.server): the events the
+apiserver generates in that span at each edge are added to the slack, so a short window on a
+busy core is not flagged for the clock's sake, and the slack is recorded.
 """
 
 from __future__ import annotations
@@ -24,33 +27,40 @@ TOLERANCE = 0.01
 SLACK_EVENTS = 2
 
 
-def _verdict(generated: int, unaccounted: int) -> bool:
-    return abs(unaccounted) <= max(TOLERANCE * generated, SLACK_EVENTS)
+def allowed(generated: int, edge_events: float = 0.0) -> int:
+    """Unaccounted events tolerated: TOLERANCE of the generated ones, at least SLACK_EVENTS,
+    plus the events generated while the edge scrapes could have read the counters."""
+    return round(max(TOLERANCE * generated, SLACK_EVENTS) + edge_events)
 
 
-def log_backend(generated: int, written: int, errors: dict[str, int], log_buffered: bool) -> dict[str, Any]:
+def log_backend(generated: int, written: int, errors: dict[str, int], log_buffered: bool,
+                edge_events: float = 0.0) -> dict[str, Any]:
     dropped = errors.get("buffered", 0) if log_buffered else 0
     failed = errors.get("log", 0)
     unaccounted = generated - written - dropped - failed
+    tol = allowed(generated, edge_events)
     return {"generated": generated, "written": written, "dropped": dropped, "failed": failed,
-            "unaccounted": unaccounted, "reconciles": _verdict(generated, unaccounted)}
+            "unaccounted": unaccounted, "allowed": tol, "reconciles": abs(unaccounted) <= tol}
 
 
 def webhook_backend(generated: int, arrived: dict[str, int], errors: dict[str, int],
-                    errors_after: dict[str, int], drops_are_webhook: bool) -> dict[str, Any]:
+                    errors_after: dict[str, int], drops_are_webhook: bool, edge_events: float = 0.0) -> dict[str, Any]:
     """``arrived``: events staged in the bracket, by arrival period (bench.measure.webhook)."""
     dropped = errors.get("buffered", 0) if drops_are_webhook else 0
     failed = errors.get("webhook", 0) + errors_after.get("webhook", 0)
     delivered = {k: arrived.get(k, 0) for k in ("in_window", "after_window", "flushed_at_shutdown")}
     unaccounted = generated - sum(delivered.values()) - arrived.get("before", 0) - dropped - failed
+    tol = allowed(generated, edge_events)
     return {"generated": generated, **{f"delivered_{k}" if k != "flushed_at_shutdown" else k: v for k, v in delivered.items()},
-            "dropped": dropped, "failed": failed, "unaccounted": unaccounted,
-            "reconciles": _verdict(generated, unaccounted)}
+            "dropped": dropped, "failed": failed, "unaccounted": unaccounted, "allowed": tol,
+            "reconciles": abs(unaccounted) <= tol}
 
 
 def reconcile(audit: dict[str, Any] | None, audit_after: dict[str, Any] | None, log: dict[str, Any] | None,
-              webhook: dict[str, Any] | None, log_mode: str | None, webhook_mode: str | None) -> dict[str, Any]:
-    """Per-backend accounting from the measurements' sections; {} when nothing was audited."""
+              webhook: dict[str, Any] | None, log_mode: str | None, webhook_mode: str | None,
+              edge_events: float = 0.0) -> dict[str, Any]:
+    """Per-backend accounting from the measurements' sections; {} when nothing was audited.
+    ``edge_events``: events generated during the edge scrapes' read spans (the clock's slack)."""
     if not audit or (not log and not webhook):
         return {}
     generated = int(audit.get("event_total") or 0)
@@ -59,12 +69,12 @@ def reconcile(audit: dict[str, Any] | None, audit_after: dict[str, Any] | None, 
     log_buffered = log_mode == "batch"
     out: dict[str, Any] = {}
     if log:
-        out["log"] = log_backend(generated, int(log.get("staged_in_bracket") or 0), errors, log_buffered)
+        out["log"] = log_backend(generated, int(log.get("staged_in_bracket") or 0), errors, log_buffered, edge_events)
     if webhook:
         # Both backends buffered: the "buffered" drops cannot be told apart; charged to neither.
         drops_are_webhook = webhook_mode == "batch" and not log_buffered
         out["webhook"] = webhook_backend(generated, webhook.get("staged_in_bracket") or {}, errors,
-                                         errors_after, drops_are_webhook)
+                                         errors_after, drops_are_webhook, edge_events)
         if webhook_mode == "batch" and log_buffered:
             out["webhook"]["note"] = "both backends are buffered: drops cannot be attributed"
     return out
@@ -76,5 +86,5 @@ def problems(rec: dict[str, Any]) -> list[str]:
     for backend, r in rec.items():
         if not r.get("reconciles", True):
             parts = ", ".join(f"{k} {v}" for k, v in r.items() if isinstance(v, int) and not isinstance(v, bool))
-            out.append(f"audit {backend} backend does not reconcile within {TOLERANCE:.0%}: {parts}")
+            out.append(f"audit {backend} backend does not reconcile: {parts}")
     return out

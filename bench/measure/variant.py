@@ -259,6 +259,16 @@ def collect(ctx: Context, measurements: list[BaseMeasurement], errors: list[str]
     return assemble(ctx, got, errors)
 
 
+def edge_events(audit: dict[str, Any] | None, bracket: dict[str, Any]) -> float:
+    """Events the apiserver generated while the two edge scrapes could have read its counters
+    (from sending each scrape to its response headers): the reconciliation's clock slack."""
+    if not audit or not bracket or not bracket.get("read_after_ms"):
+        return 0.0
+    span = bracket["end"] - bracket["start"]
+    rate = (audit.get("event_total") or 0) / span if span > 0 else 0.0
+    return rate * sum(bracket["read_after_ms"]) / 1000.0
+
+
 def _per_request(value: float | None, requests: int | None, scale: float = 1.0) -> float | None:
     return value / requests * scale if value is not None and requests else None
 
@@ -278,7 +288,8 @@ def assemble(ctx: Context, got: dict[str, dict[str, Any]], errors: list[str]) ->
     log, wh = got.get("audit_log") or None, got.get("webhook") or None
     v = ctx.variant
     rec = reconcile.reconcile(srv.get("audit"), srv.get("audit_after_window"), log, wh,
-                              v.log.mode if v.log else None, v.webhook.mode if v.webhook else None)
+                              v.log.mode if v.log else None, v.webhook.mode if v.webhook else None,
+                              edge_events(srv.get("audit"), bracket))
     return {
         "cpu_lists": {name: fig.get("cpus") for name, fig in proc.items()},
         "window": {

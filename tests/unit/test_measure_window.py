@@ -128,6 +128,7 @@ def test_reconciliation_flags_missing_events_with_numbers():
     assert not rec["log"]["reconciles"] and rec["log"]["unaccounted"] == 20
     (line,) = reconcile.problems(rec)
     assert "log backend does not reconcile" in line and "generated 1000" in line and "written 980" in line
+    assert "allowed 10" in line
 
 
 def test_reconciliation_tolerance_and_slack():
@@ -135,6 +136,17 @@ def test_reconciliation_tolerance_and_slack():
     assert not reconcile.log_backend(1000, 989, {}, False)["reconciles"]
     assert reconcile.log_backend(10, 8, {}, False)["reconciles"]  # the edge scrapes' own events
     assert not reconcile.log_backend(10, 7, {}, False)["reconciles"]
+    # the counters were read somewhere in the scrapes' spans: events made meanwhile are slack
+    assert reconcile.log_backend(1000, 979, {}, False, edge_events=12.0)["reconciles"]
+    assert not reconcile.log_backend(1000, 977, {}, False, edge_events=12.0)["reconciles"]
+
+
+def test_edge_events_from_the_scrapes_read_spans():
+    from bench.measure.variant import edge_events
+
+    bracket = {"start": 1000.0, "end": 1010.0, "read_after_ms": [40.0, 60.0]}
+    assert edge_events({"event_total": 1200}, bracket) == pytest.approx(12.0)  # 120 events/s for 0.1 s
+    assert edge_events(None, bracket) == 0.0
 
 
 def test_reconciliation_when_both_backends_buffer():
