@@ -19,7 +19,8 @@ def test_probe_finds_a_finite_capacity_of_the_baseline(binaries, tmp_path: Path)
     scenario = parse_scenario({"name": "probe", "policies": ["metadata-all"], "traffic": {
         "profiles": ["mixed"], "mode": "open", "target_rps": 50, "duration": "3s", "warmup": "1s"}})
     (baseline,) = [v for v in expand(scenario) if v.is_baseline]
-    settings = CapacityProbe(start_rps=100, max_rps=6400, step_duration=3.0, step_warmup=1.0, precision=0.3)
+    settings = CapacityProbe.model_validate({"start_rps": 100, "max_rps": 6400, "step_duration": "3s",
+                                             "step_warmup": "1s", "precision": 0.3})
     doc = probe_variant(baseline, binaries, settings, 1, tmp_path, cpu_split(True), echo=lambda m: None)
     steps = doc["steps"]
     print(f"\ncapacity {doc['capacity_rps']} req/s, bracket {doc['bracket']}, steps "
