@@ -115,6 +115,7 @@ def webhook_figures(tallies: dict[str, Any], window: Window) -> dict[str, Any]:
 @register
 class Webhook(BaseMeasurement):
     name = "webhook"
+    needs = "webhook"
 
     def __init__(self) -> None:
         self._fault: threading.Timer | None = None

@@ -61,7 +61,12 @@ class Metadata(_Doc):
     cpu_lists: dict[str, list[int] | None] = {}  # effective CPUs of every thread, per process
     started_at: str | None = None  # UTC ISO 8601
     ended_at: str | None = None
-    backend: Literal["local", "kind"] | None = None
+    backend: Literal["local", "kind", "external"] | None = None
+    server_version: str | None = None  # kind, external: what the apiserver's /version says
+    node_image: str | None = None  # kind: the node image the cluster ran
+    # kind, external: what the backend could and could not measure, and how (preflight,
+    # identities, "audit settings as configured", the cluster's name or context)
+    backend_info: dict[str, Any] = {}
     apiserver_flags: list[str] = []
     policy_file: str | None = None
     policy_sha256: str | None = None
@@ -179,6 +184,9 @@ class ExitRecord(_Doc):
 
 class Apiserver(_Doc):
     cpu_seconds: float | None = None
+    # "proc": utime+stime read at the window's edges (local); "metrics": process_cpu_seconds_total
+    # over the /metrics bracket (an apiserver that is not this machine's process)
+    cpu_source: str | None = None
     cpu_ms_per_1k_requests: float | None = None
     rss_peak_bytes: int | None = None
     rss_mean_bytes: int | None = None
