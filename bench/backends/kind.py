@@ -6,7 +6,8 @@ the manifest check, delete):
 1. a webhook receiver on the docker network's gateway (the node reaches the host there);
 2. the kind config with the variant's audit flags, plus a --token-auth-file with the same
    traffic identities as the local backend (so the traffic is the same requests by the same
-   users, and the audit policy sees the same users), mounted with the policy;
+   users, and the audit policy sees the same users), mounted with the policy, and the local
+   backend's admission plugins (KIND_APISERVER_ARGS);
 3. the audit log file created on the host mount before the cluster, 0644 and ours: the
    apiserver (root in the node) appends to it, and its log rotation keeps the mode and owner
    of the file it rotates, so every file stays readable here without sudo;
@@ -40,6 +41,12 @@ from bench.traffic.launcher import ClusterInfo, TrafficScope
 from bench.traffic.layout import Layout, new_prefix
 
 DRAIN_S = 45.0  # bound on waiting for a marker (a batch-max-wait of 30s, the default, fits)
+# kubeadm enables NodeRestriction, which refuses the traffic's node identity (system:node:worker-1)
+# every write to a Node other than its own (the seed and created ab-<run>-node-* objects). The
+# local backend runs kube-apiserver's default admission plugins, which do not include it; an
+# empty --enable-admission-plugins gives kind's apiserver the same set, so the same requests
+# succeed on both. (Authorization stays kubeadm's Node,RBAC.)
+KIND_APISERVER_ARGS = {"enable-admission-plugins": ""}
 
 
 @dataclass(frozen=True)
@@ -128,7 +135,7 @@ class KindBackend:
         write_identities_json(self.identities_file, self.identities)
         target = WebhookTarget(self.receiver.url, self.receiver.ca_file) if self.receiver is not None else None
         self.files = write_kind_files(audit_settings(self.variant), self._dir, name=self.name_, image=self.image,
-                                      webhook=target, token_file=tokens)
+                                      webhook=target, token_file=tokens, extra_args=KIND_APISERVER_ARGS)
         log = self.files.audit_log
         log.touch(mode=0o644, exist_ok=True)
         log.chmod(0o644)  # whatever the umask: readable after the node's root appends to it

@@ -152,16 +152,19 @@ _HEADER = """\
 
 
 def write_kind_files(settings: AuditSettings, out_dir: Path, *, name: str = DEFAULT_NAME, image: str = DEFAULT_IMAGE,
-                     webhook: WebhookTarget | None = None, token_file: Path | None = None) -> KindFiles:
+                     webhook: WebhookTarget | None = None, token_file: Path | None = None,
+                     extra_args: dict[str, str] | None = None) -> KindFiles:
     """Write out_dir/kind-config.yaml, out_dir/audit/ (policy, webhook kubeconfig + CA) and out_dir/logs/.
 
     ``token_file``: a --token-auth-file for the apiserver (kind scenarios: the traffic's
-    identities authenticate as on the local backend), copied 0600 into the mounts dir."""
+    identities authenticate as on the local backend), copied 0600 into the mounts dir.
+    ``extra_args``: more apiserver flags for the patch (verified in the manifest like the rest)."""
     if settings.webhook.enabled and settings.policy is not None and webhook is None:
         raise InputError("command line", "--webhook", "the kind backend needs the receiver's URL and CA for the webhook")
     out_dir = out_dir.resolve()
     mounts, logs = out_dir / MOUNTS_DIR, out_dir / LOGS_DIR
     extra = {"token-auth-file": str(NODE_TOKENS)} if token_file is not None else {}
+    extra.update(extra_args or {})
     doc = cluster_config(settings, mounts_dir=mounts, log_dir=logs, name=name, image=image, extra_args=extra)
     mounts.mkdir(parents=True, exist_ok=True)
     logs.mkdir(parents=True, exist_ok=True)

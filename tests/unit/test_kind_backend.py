@@ -23,7 +23,6 @@ import yaml
 
 from bench.backends.kind import KindBackend, KindRun
 from bench.controlplane import pki
-from bench.errors import EnvironmentProblem
 from bench.kind import config as kc
 from bench.kind.manifest import AuditNotApplied
 from bench.measure.variant import MeasureOptions, measure_variant
@@ -100,6 +99,7 @@ def test_files_commands_and_delete_when_the_cluster_does_not_answer(tools: Tools
     assert args["token-auth-file"] == "/etc/kubernetes/audit/tokens.csv"
     assert args["audit-policy-file"] == "/etc/kubernetes/audit/policy.yaml" and args["audit-webhook-batch-max-wait"] == "1s"
     assert files.expected_args["token-auth-file"] == args["token-auth-file"]  # proved in the manifest too
+    assert args["enable-admission-plugins"] == "" == files.expected_args["enable-admission-plugins"]  # no NodeRestriction
     tokens = files.mounts_dir / "tokens.csv"
     assert _mode(tokens) == 0o600 and {i.token for i in backend.identities} <= set(tokens.read_text().replace(",", "\n").split())
     assert _mode(backend.identities_file) == 0o600 and _mode(backend.identities_file.parent) == 0o700
