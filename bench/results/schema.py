@@ -273,6 +273,7 @@ class WebhookStats(_Doc):
     flushed_at_shutdown: dict[str, Any] = {}
     staged_in_bracket: dict[str, int] = {}  # events processed in the bracket, by arrival period
     receiver_down_at: float | None = None
+    backlog_events: int | None = None  # in-window events staged before the receiver listened (not in lag_ms)
     dropped_reported: int | None = None  # schema 1 only
     delivery_span_s: float | None = None  # schema 1 only: first to last batch arrival
 

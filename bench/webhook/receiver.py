@@ -22,6 +22,7 @@ import queue
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -80,6 +81,7 @@ class Receiver:
         self.capture_path = directory / CAPTURE_NAME
         self.kubeconfig_path = directory / KUBECONFIG_NAME
         self.log_path = log_path
+        self.started_at = time.time()  # accepting connections from here on
         self._lock = threading.Lock()
         self._final: dict[str, Any] | None = None
         write_webhook_kubeconfig(self.kubeconfig_path, self.url, ca_file)
