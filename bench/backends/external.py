@@ -24,7 +24,7 @@ import json
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +123,6 @@ class Prepared:
     identities_file: Path
     receiver: ReceiverSpec | None
     check: preflight.Preflight
-    cleanups: list[dict[str, Any]] = field(default_factory=list)
 
     def client(self, timeout: float = 10.0, purpose: str = "") -> Client:
         t = self.target
@@ -170,7 +169,13 @@ def print_table(prepared: Prepared, console: Any) -> None:
         mark = {True: "[green]yes[/green]", False: "[yellow]no[/yellow]", None: ""}[row.measured]
         table.add_row(row.what, mark, row.detail)
     console.print(table)
-    if not prepared.check.webhook_ok:
+    spec = prepared.receiver
+    if spec is not None and not prepared.check.webhook_ok:
+        console.print(f"to measure webhook delivery, copy {spec.kubeconfig} to every control-plane node and add "
+                      "to each kube-apiserver (the path as the node sees the copy):", highlight=False)
+        for flag in spec.apiserver_flags():
+            console.print(f"  {flag}", highlight=False, soft_wrap=True)
+    elif spec is None:
         console.print("to measure webhook delivery: `auditbench external receiver --dir DIR --address ADDR` "
                       "prints the kube-apiserver flags to add; then pass --webhook-receiver DIR", highlight=False)
 
