@@ -185,3 +185,30 @@ def test_an_interrupt_deletes_the_runs_namespaces(foreign: Foreign, tmp_path: Pa
     assert harness.returncode == code, out[-2000:]
     assert "Traceback" not in out and "interrupted" in out
     assert foreign.owned() == {"namespaces": [], "nodes": [], "clusterrolebindings": []}, created
+
+
+def test_cleanup_deletes_what_a_killed_run_left(foreign: Foreign) -> None:
+    # What a SIGKILLed run leaves: its namespaces and a fake node, named with its prefix.
+    from bench.traffic import bodies
+
+    prefix, other = "ab-c1ea00", "ab-0ther0"
+    client = foreign.cluster.client()
+    try:
+        for name in (f"{prefix}-production", f"{prefix}-team-a", f"{other}-production"):
+            assert client.post("/api/v1/namespaces", bodies.namespace(name)).status == 201
+        assert client.post("/api/v1/nodes", bodies.node(f"{prefix}-node-seed-0", inert=True)).status == 201
+    finally:
+        client.close()
+    proc = run_cli("external", "cleanup", "--kubeconfig", str(foreign.kubeconfig), "--prefix", prefix, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    assert "2 namespaces" in proc.stdout and "1 nodes" in proc.stdout, proc.stdout
+    left = foreign.owned()
+    assert left["namespaces"] == [f"{other}-production"] and left["nodes"] == []  # another run's are not touched
+    client = foreign.cluster.client()
+    try:
+        assert client.request("DELETE", f"/api/v1/namespaces/{other}-production").status == 200
+    finally:
+        client.close()
+    deadline = time.monotonic() + 60  # leave the cluster as the other tests expect it
+    while foreign.owned()["namespaces"] and time.monotonic() < deadline:
+        time.sleep(0.5)
