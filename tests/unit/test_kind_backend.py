@@ -113,6 +113,26 @@ def test_files_commands_and_delete_when_the_cluster_does_not_answer(tools: Tools
     assert backend.versions()["kubernetes_version"] == "v1.36.4"
 
 
+def test_a_variant_that_ends_well_deletes_its_cluster_too(tools: Tools, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # No kind cluster answers here: the steps that talk to its apiserver (RBAC, readiness, the
+    # marker wait) are stood in for, so the body of the `with` runs and ends normally.
+    import bench.backends.preflight as pf
+
+    monkeypatch.setattr(KindBackend, "_apply_rbac", lambda self: None)
+    monkeypatch.setattr(KindBackend, "_wait_for_sinks", lambda self: self.drain.update(waited=True))
+    monkeypatch.setattr(pf, "wait_ready", lambda client, timeout_s=0.0: 0.0)
+    monkeypatch.setattr(pf, "version", lambda client: "v1.36.4")
+    backend = KindBackend(kind_variant(webhook=False), KindRun(IMAGE)).at(tmp_path / "s", None)
+    with backend:
+        assert backend.cluster.created and backend.server == "https://127.0.0.1:1"
+        assert "--token-auth-file=/etc/kubernetes/audit/tokens.csv" in backend.apiserver_flags()
+    assert tools.heads()[-1] == "kind delete cluster" and backend.deleted
+    assert backend.run_metadata()["server_version"] == "v1.36.4"
+    backend.stop()  # idempotent: no second delete
+    assert tools.heads().count("kind delete cluster") == 1
+
+
 def test_a_dropped_patch_deletes_the_cluster(tools: Tools, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FAKE_KIND_DROP_ARGS", "1")
     backend = KindBackend(kind_variant(webhook=False), KindRun(IMAGE)).at(tmp_path / "s", None)
