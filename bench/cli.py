@@ -84,6 +84,12 @@ def _kind(app: typer.Typer) -> None:
     app.add_typer(cli.app, name="kind")
 
 
+def _external(app: typer.Typer) -> None:
+    from bench.backends import cli
+
+    app.add_typer(cli.app, name="external")
+
+
 # Every top-level name and the area that registers it, in `--help` order.
 _AREAS: dict[str, Callable[[typer.Typer], None]] = {
     "controlplane": _controlplane,
@@ -96,6 +102,7 @@ _AREAS: dict[str, Callable[[typer.Typer], None]] = {
     "traffic": _traffic,
     "harness": _harness,
     "kind": _kind,
+    "external": _external,
 }
 
 

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.audit_options import AuditOptions, audit_options
+from bench.backends.cli import AllowRemote, AuditLog, ClusterWrites, Context, Kubeconfig, Wait, WebhookReceiver, external_options
 from bench.formats import HELP as FORMAT_HELP
 from bench.formats import Format
 
@@ -74,8 +75,12 @@ def register(app: typer.Typer) -> None:
         pin: Annotated[bool, typer.Option("--pin/--no-pin", help="Pin control plane and load side to disjoint CPUs.")] = True,
         bin_dir: Annotated[Optional[str], typer.Option("--bin-dir", envvar="AUDITBENCH_BIN_DIR")] = None,
         check: Annotated[bool, typer.Option("--check", help="Check the scenario whole (policies, matrix, apiserver flags), list its variants, start nothing.")] = False,
+        kubeconfig: Kubeconfig = None, context: Context = None, audit_log: AuditLog = None,
+        webhook_receiver: WebhookReceiver = None, allow_remote: AllowRemote = False,
+        cluster_writes: ClusterWrites = False, sink_wait: Wait = "40s",
     ) -> None:
         """Run a scenario matrix; results land in results/<run-id>/."""
+        target = external_options(kubeconfig, context, audit_log, webhook_receiver, allow_remote, cluster_writes, sink_wait)
         if check:
             _check(scenario)
             return
@@ -83,7 +88,7 @@ def register(app: typer.Typer) -> None:
         from bench.runner import run_scenario
         from bench.scenario.loader import find_scenario
 
-        options = MeasureOptions(bin_dir=bin_dir, pin_cpus=pin, workers=workers,
+        options = MeasureOptions(bin_dir=bin_dir, pin_cpus=pin, workers=workers, target=target,
                                  echo=lambda m: out.print(m, highlight=False))
         outcome = run_scenario(find_scenario(scenario), resume=resume, options=options, console=out)
         out.print(_summary_table(outcome.results))
@@ -123,25 +128,39 @@ def register(app: typer.Typer) -> None:
         pin: Annotated[bool, typer.Option("--pin/--no-pin")] = True,
         workers: Annotated[int, typer.Option("--workers", min=0, max=64)] = 0,
         bin_dir: Annotated[Optional[str], typer.Option("--bin-dir", envvar="AUDITBENCH_BIN_DIR")] = None,
+        backend: Annotated[str, typer.Option("--backend", help="local (default), kind (a fresh kind cluster) or "
+                                             "external (--kubeconfig: a cluster you run, audit settings as configured).")] = "local",
+        kind_image: Annotated[Optional[str], typer.Option("--kind-image", help="backend kind: the node image.")] = None,
+        kubeconfig: Kubeconfig = None, context: Context = None, audit_log: AuditLog = None,
+        webhook_receiver: WebhookReceiver = None, allow_remote: AllowRemote = False,
+        cluster_writes: ClusterWrites = False, sink_wait: Wait = "40s",
     ) -> None:
-        """Measure one variant end to end on the local backend and write results/<run-id>/."""
+        """Measure one variant end to end (local backend by default) and write results/<run-id>/."""
         import tempfile
 
         import yaml
 
+        from bench.errors import InputError
         from bench.measure.variant import MeasureOptions
         from bench.runner import run_scenario
         from bench.scenario.single import single_variant
 
-        settings = audit.settings(policy_needed="measure needs the audit policy to measure")
+        if backend not in ("local", "kind", "external"):
+            raise InputError("command line", "--backend", f"must be local, kind or external, not {backend!r}")
+        target = external_options(kubeconfig, context, audit_log, webhook_receiver, allow_remote, cluster_writes, sink_wait)
+        if (backend == "external") != (target is not None):
+            raise InputError("command line", "--kubeconfig", "goes with --backend external (and it needs --kubeconfig)")
+        settings = audit.settings() if backend == "external" else audit.settings(
+            policy_needed="measure needs the audit policy to measure")
         doc = single_variant(settings, profile=profile, duration=duration, warmup=warmup, users=users, rate=rate,
                              receiver={"delay_ms": receiver_delay_ms, "error_rate": receiver_error_rate,
-                                       "down_for_s": receiver_down_for}, seed=seed)
+                                       "down_for_s": receiver_down_for}, seed=seed, backend=backend,
+                             kind_image=kind_image)
         with tempfile.TemporaryDirectory(prefix="auditbench-measure-") as tmp:
             path = Path(tmp) / "measure.yaml"
             path.write_text(yaml.safe_dump(doc, sort_keys=False))
             quiet = Console(stderr=True) if fmt is Format.json else out
-            options = MeasureOptions(bin_dir=bin_dir, pin_cpus=pin, workers=workers,
+            options = MeasureOptions(bin_dir=bin_dir, pin_cpus=pin, workers=workers, target=target,
                                      echo=lambda m: quiet.print(m, highlight=False))
             outcome = run_scenario(path, options=options, console=quiet)
         if fmt is Format.json:

@@ -76,7 +76,7 @@ def run_scenario(
     root: Path | None = None,
     console: Console | None = None,
     measure: Callable[..., VariantResult] = measure_variant,
-    prepare: Callable[[MeasureOptions, Console], None] = prepare_binaries,
+    prepare: Callable[[MeasureOptions, Console], None] | None = None,
     probe: Callable[..., dict[str, Any]] | None = None,
 ) -> RunOutcome:
     console = console or Console()
@@ -87,7 +87,14 @@ def run_scenario(
     scenario, variants = checked.scenario, checked.variants
     sha = scenario_sha256(scenario)
     check_writable(root or results_root())  # a refused results root fails now, not after a build
-    prepare(options, console)  # before any variant's timer, and before the run directory exists
+    # Before any variant's timer, and before the run directory exists: the local control
+    # plane's build, kind's tools, or the external cluster's preflight (bench.backends.prepare).
+    if prepare is None:
+        from bench.backends import prepare as prepare_backend
+
+        prepare_backend(scenario, options, console)
+    else:
+        prepare(options, console)
     if resume:
         run_dir = store.resolve_run(resume, root)
         manifest = store.read_manifest(run_dir)

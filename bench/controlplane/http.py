@@ -27,18 +27,27 @@ class Response:
 
 
 
+def is_loopback(server: str) -> bool:
+    host = urllib3.util.parse_url(server).host or ""
+    return host.startswith("127.") or host in ("localhost", "::1", "[::1]")
+
+
 class Client:
+    """``cert``: a client certificate and key (a kubeconfig user without a token).
+    ``allow_remote``: the user opted in to a server off this machine (external backend only)."""
+
     def __init__(self, server: str, ca_file: str, token: str | None = None, timeout: float = 10.0,
-                 maxsize: int = 1, purpose: str = "") -> None:
-        host = urllib3.util.parse_url(server).host or ""
-        if not (host.startswith("127.") or host in ("localhost", "::1", "[::1]")):
+                 maxsize: int = 1, purpose: str = "", cert: tuple[str, str] | None = None,
+                 allow_remote: bool = False) -> None:
+        if not allow_remote and not is_loopback(server):
             raise ValueError(f"refusing to talk to non-loopback server {server}")
         self.server = server.rstrip("/")
         agent = f"{HARNESS_AGENT} ({purpose})" if purpose else HARNESS_AGENT
         self._headers = {"User-Agent": agent, **({"Authorization": f"Bearer {token}"} if token else {})}
+        tls = {"cert_file": cert[0], "key_file": cert[1]} if cert else {}
         self._pool = urllib3.PoolManager(
             ca_certs=ca_file, cert_reqs="CERT_REQUIRED", timeout=urllib3.Timeout(total=timeout),
-            retries=False, maxsize=maxsize,
+            retries=False, maxsize=maxsize, **tls,
         )
 
     def request(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Response:

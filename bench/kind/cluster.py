@@ -39,6 +39,7 @@ class KindCluster:
         self._run = runner
         self._which = which
         self.created = False
+        self.pod: manifest.ApiserverPod | None = None  # the verified kube-apiserver static pod
 
     @property
     def node(self) -> str:
@@ -73,7 +74,7 @@ class KindCluster:
             raise
         self.created = True
         try:
-            self.verify()
+            self.pod = self.verify()
         except manifest.AuditNotApplied:
             if not self.retain:
                 self.delete()

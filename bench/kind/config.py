@@ -26,6 +26,7 @@ import yaml
 from bench.atomic import write_text
 from bench.controlplane.audit import AuditSettings, audit_flags
 from bench.controlplane.kubeconfig import webhook_kubeconfig
+from bench.controlplane.pki import write_private
 from bench.errors import InputError
 
 # The kind release whose config code kindcheck runs and the workflow installs.
@@ -45,6 +46,7 @@ NODE_AUDIT_DIR = PurePosixPath("/etc/kubernetes/audit")
 NODE_POLICY = NODE_AUDIT_DIR / "policy.yaml"
 NODE_WEBHOOK_KUBECONFIG = NODE_AUDIT_DIR / "webhook.kubeconfig"
 NODE_WEBHOOK_CA = NODE_AUDIT_DIR / "webhook-ca.crt"
+NODE_TOKENS = NODE_AUDIT_DIR / "tokens.csv"  # kind scenarios: the traffic identities' static tokens
 NODE_LOG_DIR = PurePosixPath("/var/log/kubernetes/audit")
 NODE_LOG = NODE_LOG_DIR / "audit.log"
 
@@ -95,12 +97,12 @@ def flags_to_args(flags: list[str]) -> dict[str, str]:
     return args
 
 
-def cluster_patch(settings: AuditSettings) -> str:
+def cluster_patch(settings: AuditSettings, extra_args: dict[str, str] | None = None) -> str:
     """The kubeadm ClusterConfiguration patch, deliberately without apiVersion (see module doc)."""
     patch = {
         "kind": "ClusterConfiguration",
         "apiServer": {
-            "extraArgs": flags_to_args(in_node_flags(settings)),
+            "extraArgs": {**flags_to_args(in_node_flags(settings)), **(extra_args or {})},
             "extraVolumes": [
                 {"name": "audit-config", "hostPath": str(NODE_AUDIT_DIR), "mountPath": str(NODE_AUDIT_DIR),
                  "readOnly": True, "pathType": "DirectoryOrCreate"},
@@ -113,17 +115,17 @@ def cluster_patch(settings: AuditSettings) -> str:
 
 
 def cluster_config(settings: AuditSettings, *, mounts_dir: Path, log_dir: Path, name: str = DEFAULT_NAME,
-                   image: str = DEFAULT_IMAGE) -> dict:
+                   image: str = DEFAULT_IMAGE, extra_args: dict[str, str] | None = None) -> dict:
     """The kind Cluster document. Host paths must be absolute (kind resolves relative ones
     against its own working directory, which is rarely what the user meant)."""
     if not _NAME.match(name):
         raise InputError("command line", "--name", f"{name!r} is not a valid kind cluster name (lowercase letters, digits, . and - only)")
-    if settings.policy is None:
+    if settings.policy is None and not extra_args:  # a scenario's no-audit baseline still has its token file
         raise InputError("command line", "--policy", "the kind backend needs an audit policy (no policy: use plain kind)")
     node = {
         "role": "control-plane",
         "image": image,
-        "kubeadmConfigPatches": [cluster_patch(settings)],
+        "kubeadmConfigPatches": [cluster_patch(settings, extra_args)],
         "extraMounts": [
             {"hostPath": str(mounts_dir.resolve()), "containerPath": str(NODE_AUDIT_DIR), "readOnly": True},
             {"hostPath": str(log_dir.resolve()), "containerPath": str(NODE_LOG_DIR)},
@@ -150,24 +152,33 @@ _HEADER = """\
 
 
 def write_kind_files(settings: AuditSettings, out_dir: Path, *, name: str = DEFAULT_NAME, image: str = DEFAULT_IMAGE,
-                     webhook: WebhookTarget | None = None) -> KindFiles:
-    """Write out_dir/kind-config.yaml, out_dir/audit/ (policy, webhook kubeconfig + CA) and out_dir/logs/."""
+                     webhook: WebhookTarget | None = None, token_file: Path | None = None,
+                     extra_args: dict[str, str] | None = None) -> KindFiles:
+    """Write out_dir/kind-config.yaml, out_dir/audit/ (policy, webhook kubeconfig + CA) and out_dir/logs/.
+
+    ``token_file``: a --token-auth-file for the apiserver (kind scenarios: the traffic's
+    identities authenticate as on the local backend), copied 0600 into the mounts dir.
+    ``extra_args``: more apiserver flags for the patch (verified in the manifest like the rest)."""
     if settings.webhook.enabled and settings.policy is not None and webhook is None:
         raise InputError("command line", "--webhook", "the kind backend needs the receiver's URL and CA for the webhook")
     out_dir = out_dir.resolve()
     mounts, logs = out_dir / MOUNTS_DIR, out_dir / LOGS_DIR
-    doc = cluster_config(settings, mounts_dir=mounts, log_dir=logs, name=name, image=image)
+    extra = {"token-auth-file": str(NODE_TOKENS)} if token_file is not None else {}
+    extra.update(extra_args or {})
+    doc = cluster_config(settings, mounts_dir=mounts, log_dir=logs, name=name, image=image, extra_args=extra)
     mounts.mkdir(parents=True, exist_ok=True)
     logs.mkdir(parents=True, exist_ok=True)
-    assert settings.policy is not None  # cluster_config refused None
-    shutil.copyfile(settings.policy, mounts / NODE_POLICY.name)
+    if token_file is not None:
+        write_private(mounts / NODE_TOKENS.name, token_file.read_bytes())
+    if settings.policy is not None:  # None: a scenario's no-audit baseline
+        shutil.copyfile(settings.policy, mounts / NODE_POLICY.name)
     if settings.webhook.enabled and webhook is not None:
         shutil.copyfile(webhook.ca_file, mounts / NODE_WEBHOOK_CA.name)
         write_text(mounts / NODE_WEBHOOK_KUBECONFIG.name,
                    webhook_kubeconfig(webhook.server_url, Path(str(NODE_WEBHOOK_CA))))
     text = _HEADER.format(kind=KIND_VERSION, name=name) + yaml.dump(doc, Dumper=_BlockDumper, sort_keys=False)
     config = write_text(out_dir / CONFIG_NAME, text)
-    expected = flags_to_args(in_node_flags(settings))
+    expected = {**flags_to_args(in_node_flags(settings)), **extra}
     check_patches(config, expected)
     return KindFiles(config, mounts, logs, expected)
 

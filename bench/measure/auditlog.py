@@ -114,6 +114,7 @@ def rule_costs(files: list[Path], policy_path: Path | None) -> list[dict[str, An
 @register
 class AuditLog(BaseMeasurement):
     name = "audit_log"
+    needs = "audit_log"
 
     def collect(self, ctx: Context) -> dict[str, Any]:
         live = ctx.cluster.audit_log_path

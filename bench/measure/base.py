@@ -56,7 +56,7 @@ class Context:
     variant: Any  # bench.scenario.matrix.Variant
     scratch: Path
     seed: int
-    cluster: Any = None  # a running backend (bench.controlplane.local.LocalCluster)
+    cluster: Any = None  # a running backend (bench.backends.base.Backend)
     receiver: Any = None  # bench.webhook.receiver.Receiver, when the variant has a webhook
     traffic: Any = None  # bench.traffic.launcher.TrafficResult, after the load
     canary_file: Path | None = None
@@ -71,6 +71,7 @@ class Context:
 
 class Measurement(Protocol):
     name: ClassVar[str]
+    needs: ClassVar[str]  # the backend capability it reads (bench.backends.base.Capabilities); "" = none
 
     def start(self, ctx: Context) -> None: ...
 
@@ -85,6 +86,7 @@ class BaseMeasurement:
     """No-op defaults, so a measurement implements only the calls it needs."""
 
     name: ClassVar[str] = ""
+    needs: ClassVar[str] = ""
 
     def start(self, ctx: Context) -> None:
         pass

@@ -50,12 +50,14 @@ class Canaries(BaseMeasurement):
     """Measurement "canaries": after the run, every audit sink and component log is searched."""
 
     name = "canaries"
+    needs = "audit_sink"
 
     def collect(self, ctx: Context) -> dict[str, object]:
         cluster = ctx.cluster
         files = log_files(cluster.audit_log_path) if cluster.audit_log_path else []
         if ctx.receiver is not None:
             files.append(ctx.receiver.capture_path)
-        files += sorted(cluster.logs_dir.glob("*.log"))  # component logs must not carry them either
+        if cluster.logs_dir is not None:  # component logs must not carry them either
+            files += sorted(cluster.logs_dir.glob("*.log"))
         canaries = read_canaries(ctx.canary_file) if ctx.canary_file is not None and ctx.canary_file.exists() else []
         return scan(canaries, files)

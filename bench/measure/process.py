@@ -44,6 +44,7 @@ def window_figures(edges: dict[str, tuple[float, float, int]], samples: list[tup
 @register
 class ProcessMeasurement(BaseMeasurement):
     name = "process"
+    needs = "process"  # the apiserver and etcd run on this machine
     components = ("apiserver", "etcd")
 
     def __init__(self) -> None:
@@ -54,7 +55,7 @@ class ProcessMeasurement(BaseMeasurement):
         self.cpus: dict[str, list[int] | None] = {}
 
     def start(self, ctx: Context) -> None:
-        self.pids = {"apiserver": ctx.cluster.apiserver.pid, "etcd": ctx.cluster.etcd.pid}
+        self.pids = ctx.cluster.pids()
         self.cpus = {name: thread_cpus(pid) for name, pid in self.pids.items()}
         self.sampler = ProcSampler(self.pids).start()
         self.t0 = self.sampler.started_unix

@@ -82,6 +82,7 @@ def series_point(snap: Snapshot) -> dict[str, Any]:
 @register
 class ApiserverMetrics(BaseMeasurement):
     name = "apiserver_metrics"
+    needs = "metrics"
 
     def __init__(self, interval: float = INTERVAL_S) -> None:
         self.interval = interval

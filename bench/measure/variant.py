@@ -1,11 +1,14 @@
-"""Measure one variant end to end on the local backend: one window for every figure.
+"""Measure one variant end to end on its backend: one window for every figure.
 
 Order: receiver up (if the variant has a webhook) → cluster up with the variant's audit
 flags → every measurement's start → Locust traffic; at the window's edges (when every
 Locust process records, and just before the first stops) every measurement takes its
-snapshot → measurements stop → the cluster is stopped with SIGTERM, which flushes the
-audit backends (how each process ended is recorded) → receiver stopped → every
+snapshot → measurements stop → the cluster is stopped (local: with SIGTERM, which flushes
+the audit backends; how each process ended is recorded) → receiver stopped → every
 measurement collects its figures over the window → reconciliation and status.
+
+The backend (bench.backends: local, kind, external) is the cluster; the measurements run
+are the ones whose needs its capabilities provide (no /proc for an apiserver elsewhere).
 
 A variant is "failed" when its control plane died during the run, when more of its
 requests failed than the traffic expects (MAX_ERROR_RATE), or when it had no window;
@@ -30,13 +33,12 @@ from pathlib import Path
 from typing import Any
 
 from bench import __version__, atomic
-from bench.controlplane.build import Binaries, resolve
-from bench.controlplane.local import LocalCluster
+from bench.backends import for_variant
+from bench.backends.base import Backend, measurements_for
 from bench.controlplane.procs import measured_nice
 from bench.measure import reconcile
 from bench.measure.base import BaseMeasurement, Context, Window, create
 from bench.measure.client import MAX_ERROR_RATE, MAX_LAG_P99_MS
-from bench.measure.settings import audit_settings
 from bench.results import store
 from bench.results.schema import VariantResult
 from bench.scenario.matrix import Variant
@@ -62,6 +64,7 @@ class MeasureOptions:
     # work on the machine, where allowed (root or CAP_SYS_NICE); recorded in the metadata.
     priority: bool = True
     echo: Any = field(default=print, repr=False)
+    target: Any = None  # a kind or external backend's run-level settings (bench.backends.prepare)
 
 
 def cpu_split(pin: bool) -> tuple[set[int], set[int]] | None:
@@ -86,18 +89,19 @@ def _version(dist: str) -> str | None:
         return None
 
 
-def base_metadata(bins: Binaries, variant: Variant, seed: int, split: tuple[set[int], set[int]] | None) -> dict[str, Any]:
+def base_metadata(backend: Backend, variant: Variant, seed: int, split: tuple[set[int], set[int]] | None) -> dict[str, Any]:
+    versions = backend.versions()
     return {
         "auditbench_version": __version__,
-        "kubernetes_version": bins.kubernetes_version,
-        "etcd_version": bins.etcd_version,
+        "kubernetes_version": versions.get("kubernetes_version"),
+        "etcd_version": versions.get("etcd_version"),
         "python_version": platform.python_version(),
         "locust_version": _version("locust"),
         "hostname": socket.gethostname(),
         "cpu_count": os.cpu_count(),
         "memory_bytes": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
         "cpu_pinning": {"control_plane": sorted(split[0]), "load": sorted(split[1])} if split else None,
-        "backend": "local",
+        "backend": backend.name,
         "policy_file": str(variant.policy_path) if variant.policy_path else None,
         "policy_sha256": _sha256(variant.policy_path),
         "seed": seed,
@@ -109,9 +113,9 @@ def measure_variant(
 ) -> VariantResult:
     """Run one variant; failures are recorded in the result, never raised (except Ctrl-C)."""
     options = options or MeasureOptions()
-    bins = resolve(options.bin_dir, echo=options.echo)
-    split = cpu_split(options.pin_cpus)
-    meta = base_metadata(bins, variant, seed, split)
+    backend = for_variant(variant, options)
+    split = cpu_split(options.pin_cpus) if backend.pins_control_plane else None
+    meta = base_metadata(backend, variant, seed, split)
     meta["started_at"] = store.utc_now()
     scratch = Path(tempfile.mkdtemp(prefix=f"auditbench-{variant.id}-r{repeat}-", dir=options.scratch_root))
     keep = options.keep_scratch  # this variant's decision only: a failure keeps its own scratch
@@ -120,7 +124,7 @@ def measure_variant(
         "variant": variant.spec_dict(), "metadata": meta,
     }
     try:
-        doc.update(run_measured(variant, bins, scratch, run_dir, repeat, seed, split, options))
+        doc.update(run_measured(variant, backend, scratch, run_dir, repeat, seed, split, options))
         meta["apiserver_flags"] = doc.pop("apiserver_flags")
         meta["cpu_lists"] = doc.pop("cpu_lists")
         meta["nice"] = doc.pop("nice")
@@ -136,6 +140,7 @@ def measure_variant(
         options.echo(f"[red]variant {variant.id} r{repeat} failed:[/red] {doc['error']} (details: {scratch / 'error.txt'})")
         keep = True
     finally:
+        meta.update(backend.run_metadata())  # kind's node image, an external cluster's version: also on failure
         meta["ended_at"] = store.utc_now()
         if not keep:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -145,17 +150,6 @@ def measure_variant(
         (scratch.parent / f"{scratch.name}-invalid.json").write_text(repr(doc))
         kept = {k: doc[k] for k in ("run_id", "variant_id", "repeat", "variant", "metadata")}
         return VariantResult.model_validate({**kept, "status": "failed", "error": f"result did not validate: {exc}"})
-
-
-def _start_receiver(variant: Variant, scratch: Path, seed: int, cpus: set[int] | None, nice: int | None) -> Any:
-    from bench.webhook.receiver import Faults, Receiver
-
-    wh = variant.webhook
-    if wh is None or variant.policy_path is None:
-        return None
-    # Taking the receiver down is timed from the window by the webhook measurement.
-    faults = Faults(delay_ms=wh.receiver_delay_ms, error_rate=wh.receiver_error_rate, seed=seed)
-    return Receiver.start_in(scratch / "webhook", faults, cpus=cpus, nice=nice)
 
 
 def _on_edge(ctx: Context, measurements: list[BaseMeasurement], errors: list[str]) -> Any:
@@ -169,46 +163,42 @@ def _on_edge(ctx: Context, measurements: list[BaseMeasurement], errors: list[str
     return on_edge
 
 
-def run_measured(variant: Variant, bins: Binaries, scratch: Path, run_dir: Path, repeat: int, seed: int,
+def run_measured(variant: Variant, backend: Backend, scratch: Path, run_dir: Path, repeat: int, seed: int,
                  split: tuple[set[int], set[int]] | None, options: MeasureOptions) -> dict[str, Any]:
-    from bench.traffic.launcher import ClusterInfo, run_traffic
+    from bench.traffic.launcher import run_traffic
 
     cp_cpus, load_cpus = split if split else (None, None)
     nice = measured_nice() if options.priority else None
-    receiver = _start_receiver(variant, scratch, seed, load_cpus, nice)
-    cluster = LocalCluster(audit=audit_settings(variant), binaries=bins, run_dir=scratch / "cluster",
-                           webhook_kubeconfig=receiver.kubeconfig_path if receiver else None,
-                           control_plane_cpus=cp_cpus, nice=nice)
+    cluster = backend.at(scratch, cp_cpus, nice)
+    receiver = cluster.start_receiver(variant, scratch, seed, load_cpus)
     ctx = Context(variant=variant, scratch=scratch, seed=seed, receiver=receiver, canary_file=scratch / "canaries.txt")
-    names = [n for n in MEASUREMENTS if n != "webhook" or receiver is not None]
-    measurements = create(names)
+    measurements = create(measurements_for(MEASUREMENTS, cluster.capabilities()))
     errors: list[str] = []
     samples_tmp = scratch / "samples.csv.gz"
     try:
         with cluster:
             ctx.cluster = cluster
-            options.echo(f"  cluster ready in {cluster.timings.total_s:.1f}s; traffic {variant.profile} "
+            options.echo(f"  cluster ready in {cluster.ready_s:.1f}s; traffic {variant.profile} "
                          f"({variant.load.mode}) for {variant.load.duration_s}s after {variant.load.warmup_s}s warm-up")
             for m in measurements:
                 m.start(ctx)
             try:
                 ctx.traffic = run_traffic(
-                    ClusterInfo(cluster.server, cluster.ca_file, cluster.identities_file),
+                    cluster.cluster_info(),
                     variant.profile, variant.load.mode, variant.load.users, variant.load.target_rps,
                     variant.load.duration_s or 30.0, variant.load.warmup_s, seed, samples_tmp, ctx.canary_file,
                     workers=options.workers, cpus=load_cpus, max_requests=variant.load.requests,
                     work_dir=scratch / "locust", on_edge=_on_edge(ctx, measurements, errors),
-                    schedule=variant.load.schedule, nice=nice,
+                    schedule=variant.load.schedule, nice=nice, **cluster.traffic_options(),
                 )
             finally:
                 for m in measurements:
                     _guarded(errors, m.name, "stop", m.stop, ctx)
-                ctx.stop.died_during_run = [c.name for c in cluster.children if not c.running()]
-            apiserver_flags = list(cluster.apiserver_argv[1:])
-        # Cluster stopped: the apiserver flushed its audit backends on SIGTERM.
-        ctx.stop.exits = {name: {**e.as_dict(), "sigterm_at": cluster.sigterm_at.get(name)}
-                          for name, e in cluster.exits.items()}
-        ctx.stop.sigterm_at = cluster.sigterm_at.get("kube-apiserver")
+                ctx.stop.died_during_run = cluster.died()
+            apiserver_flags = cluster.apiserver_flags()
+        # Cluster stopped: a local apiserver flushed its audit backends on SIGTERM.
+        ctx.stop.exits = cluster.exit_records()
+        ctx.stop.sigterm_at = cluster.sigterm_at
         if receiver is not None:
             receiver.stop()
         doc = collect(ctx, measurements, errors)
@@ -284,6 +274,10 @@ def assemble(ctx: Context, got: dict[str, dict[str, Any]], errors: list[str]) ->
     bracket_requests = requests * span / w.duration_s if requests and span else None
     api_proc, etcd_proc = proc.get("apiserver", {}), proc.get("etcd", {})
     api_srv = srv.get("apiserver", {})
+    # An apiserver that is not this machine's process: its own process_cpu_seconds_total,
+    # which spans the /metrics bracket (scaled per request like the allocations).
+    cpu_source = "proc" if "process" in got else ("metrics" if api_srv.get("cpu_seconds") is not None else None)
+    cpu, cpu_requests = (api_proc.get("cpu_seconds"), requests) if cpu_source == "proc" else (api_srv.get("cpu_seconds"), bracket_requests)
     exits = ctx.stop.exits
     log, wh = got.get("audit_log") or None, got.get("webhook") or None
     v = ctx.variant
@@ -314,8 +308,8 @@ def assemble(ctx: Context, got: dict[str, dict[str, Any]], errors: list[str]) ->
                            "from_schedule": cl.get("latency_from_schedule")} if cl.get("latency") else None,
         "latency_server": srv.get("latency_server"),
         "apiserver": {
-            "cpu_seconds": api_proc.get("cpu_seconds"),
-            "cpu_ms_per_1k_requests": _per_request(api_proc.get("cpu_seconds"), requests, 1e6),
+            "cpu_seconds": cpu, "cpu_source": cpu_source,
+            "cpu_ms_per_1k_requests": _per_request(cpu, cpu_requests, 1e6),
             "rss_peak_bytes": api_proc.get("rss_peak_bytes"), "rss_mean_bytes": api_proc.get("rss_mean_bytes"),
             "rss_hwm_bytes": api_proc.get("rss_hwm_bytes"), "rss_end_bytes": api_srv.get("rss_end_bytes"),
             "heap_inuse_peak_bytes": srv.get("heap_inuse_peak_bytes"), "heap_inuse_end_bytes": api_srv.get("heap_inuse_end_bytes"),
@@ -335,12 +329,13 @@ def assemble(ctx: Context, got: dict[str, dict[str, Any]], errors: list[str]) ->
         },
         "_died": ctx.stop.died_during_run + [f"{n} (seen exiting by /proc)" for n, f in proc.items() if f.get("exited_during_run")],
         "_errors": errors,
+        "_measured": sorted(got),
     }
 
 
 def judge(doc: dict[str, Any], max_error_rate: float) -> None:
     """Status, error and flags from the figures (see the module docstring)."""
-    died, errors = doc.pop("_died"), doc.pop("_errors")
+    died, errors, measured = doc.pop("_died"), doc.pop("_errors"), doc.pop("_measured", None)
     flags: list[str] = []
     t = doc["traffic"]
     failed: list[str] = []
@@ -357,7 +352,9 @@ def judge(doc: dict[str, Any], max_error_rate: float) -> None:
         flags.append("kube-apiserver needed SIGKILL after SIGTERM: its audit backends did not finish flushing")
     flags += reconcile.problems(doc["audit"]["reconciliation"])
     bracket = doc.get("metrics_bracket")
-    if not bracket:
+    if not bracket and measured is not None and "apiserver_metrics" not in measured:
+        pass  # /metrics is not readable on this backend: said in the result's metadata, not a flag
+    elif not bracket:
         flags.append("no /metrics bracket around the window: server figures missing")
     elif (bracket.get("coverage") or 0) < COVERAGE_MIN:
         flags.append(f"the /metrics bracket covers {bracket['coverage']:.0%} of the window (< {COVERAGE_MIN:.0%})")

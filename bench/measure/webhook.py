@@ -7,6 +7,11 @@ sustain). Events per batch, delivery rate and lag are over the in-window batches
 For the reconciliation, the events the apiserver processed inside the /metrics bracket
 (by stageTimestamp) are counted by when they arrived.
 
+Events the apiserver staged before the receiver listened (a cluster that kept running while
+no receiver did: the external backend) arrive late, in retried batches; they are counted as
+``backlog_events`` and left out of the lag, which would otherwise measure the gap between runs.
+On the local and kind backends the receiver starts before the apiserver, so there are none.
+
 Receiver faults that take it down start relative to the window, not to the receiver.
 """
 
@@ -44,8 +49,9 @@ class Period:
         self.by_stage: Counter[str] = Counter()
         self.first: float | None = None
         self.last: float | None = None
+        self.backlog = 0  # events staged before the receiver listened
 
-    def add(self, batch: Batch) -> None:
+    def add(self, batch: Batch, since: float | None = None) -> None:
         self.batches += 1
         self.events += len(batch.rows)
         self.bytes += batch.bytes
@@ -55,7 +61,9 @@ class Period:
         for row in batch.rows:
             self.by_level[row.level] += 1
             self.by_stage[row.stage] += 1
-            if not math.isnan(row.staged):
+            if since is not None and row.staged < since:
+                self.backlog += 1
+            elif not math.isnan(row.staged):
                 self.lag.add((batch.received_at - row.staged) * 1000.0)
 
     def brief(self) -> dict[str, Any]:
@@ -80,13 +88,14 @@ def batch_sizes(sizes: Counter[int]) -> dict[str, Any]:
 
 
 def tally_batches(batches: Iterable[Batch], window: Window, sigterm_at: float | None,
-                  bracket: tuple[float, float] | None) -> dict[str, Any]:
-    """Pure: batches -> {periods: {name: Period}, staged_in_bracket: {period: events}}."""
+                  bracket: tuple[float, float] | None, since: float | None = None) -> dict[str, Any]:
+    """Pure: batches -> {periods: {name: Period}, staged_in_bracket: {period: events}}.
+    ``since``: when the receiver started listening (earlier events are backlog)."""
     periods = {name: Period() for name in PERIODS}
     staged: Counter[str] = Counter()
     for batch in batches:
         name = period_of(batch.received_at, window, sigterm_at)
-        periods[name].add(batch)
+        periods[name].add(batch, since)
         if bracket is not None:
             staged[name] += sum(1 for r in batch.rows if bracket[0] <= r.staged < bracket[1])
     return {"periods": periods, "staged_in_bracket": dict(staged)}
@@ -104,6 +113,7 @@ def webhook_figures(tallies: dict[str, Any], window: Window) -> dict[str, Any]:
         "events_per_s": round(w.events / d, 3) if d > 0 else None,
         "events_per_batch": batch_sizes(w.sizes),
         "lag_ms": w.lag.summary(),
+        "backlog_events": w.backlog,
         "by_level": dict(w.by_level),
         "by_stage": dict(w.by_stage),
         "periods": {name: p.brief() for name, p in tallies["periods"].items()},
@@ -115,6 +125,7 @@ def webhook_figures(tallies: dict[str, Any], window: Window) -> dict[str, Any]:
 @register
 class Webhook(BaseMeasurement):
     name = "webhook"
+    needs = "webhook"
 
     def __init__(self) -> None:
         self._fault: threading.Timer | None = None
@@ -146,7 +157,8 @@ class Webhook(BaseMeasurement):
             return {}
         assert ctx.window is not None
         final = ctx.receiver.stats()
-        tallies = tally_batches(capture_batches(ctx.receiver.capture_path), ctx.window, ctx.stop.sigterm_at, ctx.bracket)
+        tallies = tally_batches(capture_batches(ctx.receiver.capture_path), ctx.window, ctx.stop.sigterm_at, ctx.bracket,
+                                since=getattr(ctx.receiver, "started_at", None))
         doc = webhook_figures(tallies, ctx.window)
         doc["http_errors"] = final.get("http_errors")
         doc["http_errors_by_code"] = final.get("http_errors_by_code", {})

@@ -62,7 +62,12 @@ class Metadata(_Doc):
     nice: int | None = None  # priority the measured processes ran at (None: unchanged)
     started_at: str | None = None  # UTC ISO 8601
     ended_at: str | None = None
-    backend: Literal["local", "kind"] | None = None
+    backend: Literal["local", "kind", "external"] | None = None
+    server_version: str | None = None  # kind, external: what the apiserver's /version says
+    node_image: str | None = None  # kind: the node image the cluster ran
+    # kind, external: what the backend could and could not measure, and how (preflight,
+    # identities, "audit settings as configured", the cluster's name or context)
+    backend_info: dict[str, Any] = {}
     apiserver_flags: list[str] = []
     policy_file: str | None = None
     policy_sha256: str | None = None
@@ -181,6 +186,9 @@ class ExitRecord(_Doc):
 
 class Apiserver(_Doc):
     cpu_seconds: float | None = None
+    # "proc": utime+stime read at the window's edges (local); "metrics": process_cpu_seconds_total
+    # over the /metrics bracket (an apiserver that is not this machine's process)
+    cpu_source: str | None = None
     cpu_ms_per_1k_requests: float | None = None
     rss_peak_bytes: int | None = None
     rss_mean_bytes: int | None = None
@@ -267,6 +275,7 @@ class WebhookStats(_Doc):
     flushed_at_shutdown: dict[str, Any] = {}
     staged_in_bracket: dict[str, int] = {}  # events processed in the bracket, by arrival period
     receiver_down_at: float | None = None
+    backlog_events: int | None = None  # in-window events staged before the receiver listened (not in lag_ms)
     dropped_reported: int | None = None  # schema 1 only
     delivery_span_s: float | None = None  # schema 1 only: first to last batch arrival
 

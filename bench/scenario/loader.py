@@ -85,6 +85,8 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
 
 
 def _check_policies(scenario: Scenario, where: Path, base: Path | None) -> None:
+    if scenario.backend == "external":
+        return  # the cluster's own policy, as configured: no file here
     names: dict[str, str] = {}
     for i, entry in enumerate(scenario.policies):
         if not resolve_policy(entry, base).is_file():
@@ -98,6 +100,8 @@ def _check_policies(scenario: Scenario, where: Path, base: Path | None) -> None:
 def dump_scenario(scenario: Scenario) -> str:
     """The resolved scenario as YAML (defaults filled in), for results/<run-id>/scenario.yaml."""
     doc = scenario.model_dump(mode="json")
+    if doc.get("kind") is None:  # only kind scenarios have it; older runs' fingerprints stay the same
+        doc.pop("kind", None)
     return yaml.safe_dump(doc, sort_keys=False, default_flow_style=None)
 
 

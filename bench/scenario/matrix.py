@@ -85,6 +85,8 @@ class Variant:
 
     def audit_dict(self) -> dict[str, Any]:
         """The `variant.audit` section of a result document."""
+        if self.backend == "external":  # not ours to set: the result says so
+            return {"as_configured": True, "log": {"enabled": None}, "webhook": {"enabled": None}}
         log = {"enabled": False} if self.log is None else {"enabled": True, **asdict(self.log)}
         wh = {"enabled": False} if self.webhook is None else {"enabled": True, **asdict(self.webhook)}
         return {"log": log, "webhook": wh}
@@ -194,6 +196,8 @@ def expand(scenario: Scenario, policies: Path | None = None) -> list[Variant]:
     audits nothing, which is the baseline's job.
     """
     loads, timeout = _loads(scenario), scenario.variant_timeout_s()
+    if scenario.backend == "external":
+        return _as_configured(scenario, loads, timeout)
     logs, hooks = _log_options(scenario.audit.log), _webhook_options(scenario.audit.webhook)
     variants: list[Variant] = []
     for entry, log, wh, profile, (rpart, load) in itertools.product(
@@ -214,6 +218,16 @@ def expand(scenario: Scenario, policies: Path | None = None) -> list[Variant]:
             variants.append(Variant(vid, BASELINE, None, profile, None, None, load, True, scenario.backend, timeout))
     _check_unique(variants)
     return variants
+
+
+def _as_configured(scenario: Scenario, loads: list[tuple[str | None, LoadSettings]], timeout: float) -> list[Variant]:
+    """An external cluster: one variant per profile and load, under its audit settings as they are."""
+    (policy,) = scenario.policies  # AS_CONFIGURED (the model refuses anything else)
+    out = []
+    for profile, (rpart, load) in itertools.product(scenario.traffic.profiles, loads):
+        vid = ".".join(p for p in (policy, profile, rpart) if p)
+        out.append(Variant(vid, policy, None, profile, None, None, load, False, scenario.backend, timeout))
+    return out
 
 
 def _check_unique(variants: Sequence[Variant]) -> None:

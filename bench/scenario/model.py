@@ -297,12 +297,29 @@ class CapacityProbe(_Strict):
     precision: Annotated[float, Field(gt=0, lt=1)] = 0.05  # stop when the bracket is this narrow
 
 
+AS_CONFIGURED = "as-configured"  # the external backend's only policy: the cluster's own, never changed
+KIND_CREATE_S = 600.0  # a kind variant's timeout also covers `kind create cluster` (image pull, kubeadm)
+
+
+def _default_image() -> str:
+    from bench.kind.config import DEFAULT_IMAGE
+
+    return DEFAULT_IMAGE
+
+
+class KindOptions(_Strict):
+    """backend: kind. The node image (pin its digest: kind's release notes list them)."""
+
+    image: Annotated[str, Field(min_length=1)] = Field(default_factory=_default_image)
+
+
 class Scenario(_Strict):
     name: str
     description: str = ""
-    backend: Literal["local", "kind"] = "local"
+    backend: Literal["local", "kind", "external"] = "local"
     policies: Annotated[list[str], BeforeValidator(_as_list), Field(min_length=1)]
     baseline: bool = True
+    kind: KindOptions | None = None  # backend: kind only (None there: KindOptions())
     audit: AuditMatrix = AuditMatrix()
     traffic: Traffic
     repeats: Annotated[int, Field(ge=1, le=100)] = 1
@@ -310,6 +327,39 @@ class Scenario(_Strict):
     timeout: Duration | None = None
     capacity: CapacityProbe = CapacityProbe()
     gates: list[Annotated[str, AfterValidator(_gate)]] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _external_defaults(cls, data: Any) -> Any:
+        """An external cluster keeps its own audit settings: one policy axis, "as configured",
+        and no baseline (auditing cannot be turned off there), unless the file says otherwise
+        (which the after-validator refuses with the field named)."""
+        if isinstance(data, dict) and data.get("backend") == "external":
+            data = {"policies": [AS_CONFIGURED], "baseline": False, **data}
+        return data
+
+    @model_validator(mode="after")
+    def _fits_backend(self) -> Scenario:
+        if self.backend == "external":
+            if self.policies != [AS_CONFIGURED]:
+                raise ValueError(f"policies: the external backend never changes the cluster's audit settings; "
+                                 f"use policies: [{AS_CONFIGURED}] (or leave policies out)")
+            if self.baseline:
+                raise ValueError("baseline: the external backend cannot turn auditing off (set baseline: false)")
+            if self.audit != AuditMatrix():
+                raise ValueError("audit: the external backend measures the cluster's audit settings as configured; "
+                                 "leave audit out")
+        elif AS_CONFIGURED in self.policies:
+            raise ValueError(f"policies: {AS_CONFIGURED} is the external backend's (backend: external)")
+        if self.backend != "local" and (self.capacity.enabled or self.traffic.capacity_fractions is not None):
+            raise ValueError(f"capacity: capacity probes run on the local backend only, not {self.backend} "
+                             "(they push the apiserver to saturation)")
+        if self.backend != "kind" and self.kind is not None:
+            raise ValueError("kind: applies to backend: kind only")
+        return self
+
+    def kind_options(self) -> KindOptions:
+        return self.kind or KindOptions()
 
     @field_validator("name")
     @classmethod
@@ -342,4 +392,5 @@ class Scenario(_Strict):
         """Per-variant limit: explicit, or generous for start + warm-up + window + drain."""
         if self.timeout is not None:
             return self.timeout
-        return 120.0 + 3 * (self.traffic.warmup + (self.traffic.duration or 0.0))
+        create = KIND_CREATE_S if self.backend == "kind" else 0.0
+        return 120.0 + create + 3 * (self.traffic.warmup + (self.traffic.duration or 0.0))

@@ -70,8 +70,9 @@ class Actor:
     """One traffic user's state: its random stream, the objects it owns, cached lease versions."""
 
     def __init__(self, profile: Profile, layout: Layout, owner: str, rng: random.Random,
-                 canaries: CanarySink, identities: dict[str, tuple[str, list[str]]]) -> None:
+                 canaries: CanarySink, identities: dict[str, tuple[str, list[str]]], inert: bool = False) -> None:
         self.profile, self.layout, self.owner, self.rng = profile, layout, owner, rng
+        self.inert = inert  # pods and nodes nothing will schedule (bench.traffic.fixtures.Scope)
         self.canaries = canaries
         self.identities = identities  # name -> (user, groups), for access reviews
         self._names, weights = profile.weights()
@@ -174,7 +175,7 @@ class Actor:
         if resource == "configmaps":
             return bodies.configmap(name, self.canaries.new(2))
         if resource == "pods":
-            return bodies.pod(name)
+            return bodies.pod(name, inert=self.inert)
         if resource == "endpoints":
             return bodies.endpoints(name, next(self._counter))
         if resource == "roles":
@@ -184,7 +185,7 @@ class Actor:
         if resource == "clusterrolebindings":
             return bodies.cluster_admin_binding(name, f"{self.layout.prefix}-contractor")
         if resource == "nodes":
-            return bodies.node(name)
+            return bodies.node(name, inert=self.inert)
         if resource == "namespaces":
             return bodies.namespace(name)
         if resource == "leases":

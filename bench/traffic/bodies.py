@@ -28,11 +28,21 @@ def configmap(name: str, values: list[str]) -> dict[str, Any]:
             "data": {f"key{i}": v for i, v in enumerate(values)}}
 
 
-def pod(name: str) -> dict[str, Any]:
+# A scheduler no cluster runs: on a cluster with kube-scheduler (kind, external) an inert pod
+# stays Pending, as it does on the local backend, which runs no scheduler at all.
+NO_SCHEDULER = "auditbench-no-scheduler"
+# Cordoned and tainted: nothing is scheduled onto a fake node (DaemonSets that tolerate every
+# taint still create pods for it: background work a real cluster does for the traffic).
+INERT_TAINT = {"key": "auditbench.io/fake-node", "value": "true", "effect": "NoExecute"}
+
+
+def pod(name: str, inert: bool = False) -> dict[str, Any]:
     # No nodeName and no scheduler: the pod stays Pending and deletes immediately.
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": _meta(name, labels={**LABELS, "app": "web"}),
-            "spec": {"containers": [{"name": "app", "image": "registry.invalid/auditbench/pause:3.10",
-                                     "ports": [{"containerPort": 8080}]}]}}
+    spec: dict[str, Any] = {"containers": [{"name": "app", "image": "registry.invalid/auditbench/pause:3.10",
+                                            "ports": [{"containerPort": 8080}]}]}
+    if inert:
+        spec["schedulerName"] = NO_SCHEDULER
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": _meta(name, labels={**LABELS, "app": "web"}), "spec": spec}
 
 
 def endpoints(name: str, generation: int) -> dict[str, Any]:
@@ -59,9 +69,12 @@ def cluster_admin_binding(name: str, user: str) -> dict[str, Any]:
             "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}]}
 
 
-def node(name: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Node",
-            "metadata": _meta(name, labels={**LABELS, "kubernetes.io/hostname": name})}
+def node(name: str, inert: bool = False) -> dict[str, Any]:
+    doc: dict[str, Any] = {"apiVersion": "v1", "kind": "Node",
+                           "metadata": _meta(name, labels={**LABELS, "kubernetes.io/hostname": name})}
+    if inert:
+        doc["spec"] = {"unschedulable": True, "taints": [dict(INERT_TAINT)]}
+    return doc
 
 
 def node_label_patch(generation: int) -> dict[str, Any]:

@@ -44,29 +44,47 @@ def wait_for_default_sa(client: Client, namespace: str, timeout_s: float = 30.0)
         delay = min(delay * 1.5, 0.5)
 
 
-def setup(client: Client, layout: Layout, canaries: CanaryFile) -> None:
+@dataclass(frozen=True)
+class Scope:
+    """What set-up may do. The default is everything (the harness's own clusters); on a
+    cluster it does not own, seeds the user may not create are left out (bench.traffic.access),
+    and ``inert`` objects keep a real scheduler, kubelet or DaemonSet away from them."""
+
+    seeds: frozenset[str] | None = None  # seed kinds to create (None: all)
+    inert: bool = False  # pods no scheduler takes, nodes cordoned and tainted
+    wait_sa: bool = True  # wait for each namespace's default ServiceAccount (pods need it)
+
+    def seeding(self, kind: str) -> bool:
+        return self.seeds is None or kind in self.seeds
+
+
+def setup(client: Client, layout: Layout, canaries: CanaryFile, scope: Scope = Scope()) -> None:
     for ns in layout.namespaces:
         resp = client.post("/api/v1/namespaces", bodies.namespace(ns))
         _check(resp.status, resp.body, f"creating namespace {ns}")
     for ns in layout.namespaces:
-        wait_for_default_sa(client, ns)
-        _seed_namespace(client, layout, ns, canaries)
-    for name in layout.seed_nodes:
-        resp = client.post("/api/v1/nodes", bodies.node(name))
-        _check(resp.status, resp.body, f"creating node {name}")
+        if scope.wait_sa:
+            wait_for_default_sa(client, ns)
+        _seed_namespace(client, layout, ns, canaries, scope)
+    if scope.seeding("node"):
+        for name in layout.seed_nodes:
+            resp = client.post("/api/v1/nodes", bodies.node(name, inert=scope.inert))
+            _check(resp.status, resp.body, f"creating node {name}")
 
 
-def _seed_namespace(client: Client, layout: Layout, ns: str, canaries: CanaryFile) -> None:
+def _seed_namespace(client: Client, layout: Layout, ns: str, canaries: CanaryFile, scope: Scope) -> None:
     core = f"/api/v1/namespaces/{ns}"
     seeds = [
         ("secret", f"{core}/secrets", lambda n: bodies.secret(n, canaries.new(2))),
         ("configmap", f"{core}/configmaps", lambda n: bodies.configmap(n, canaries.new(2))),
-        ("pod", f"{core}/pods", bodies.pod),
+        ("pod", f"{core}/pods", lambda n: bodies.pod(n, inert=scope.inert)),
         ("endpoints", f"{core}/endpoints", lambda n: bodies.endpoints(n, 0)),
         ("role", f"{_RBAC}/namespaces/{ns}/roles", bodies.role),
         ("lease", f"{_COORD}/namespaces/{ns}/leases", lambda n: bodies.lease(n, "seed")),
     ]
     for kind, path, make in seeds:
+        if not scope.seeding(kind):
+            continue
         for name in layout.seed_names(kind):
             resp = client.post(path, make(name))
             _check(resp.status, resp.body, f"creating {kind} {ns}/{name}")

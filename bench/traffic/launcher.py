@@ -71,11 +71,28 @@ class ClusterInfo:
     server: str
     ca_file: Path
     identities_file: Path
+    # A kubeconfig user that authenticates with a client certificate (external backend): every
+    # connection presents it, and identities carry no token.
+    client_cert: Path | None = None
+    client_key: Path | None = None
+    # Traffic goes to loopback only unless the user opted in (external backend, --allow-remote).
+    allow_remote: bool = False
 
     @classmethod
     def from_local(cls, cluster: Any) -> ClusterInfo:
         """From a bench.controlplane.local.LocalCluster (or anything with the same attributes)."""
         return cls(cluster.server, Path(cluster.ca_file), Path(cluster.identities_file))
+
+
+@dataclass(frozen=True)
+class TrafficScope:
+    """What one run's traffic may do on its cluster. The default is everything, under a fresh
+    prefix (the harness's own clusters); the external backend narrows it to what its user may
+    do and names the prefix itself, so it can find the run's objects again after Ctrl-C."""
+
+    prefix: str | None = None  # ab-<hex>: every object of the run is named with it
+    exclude_classes: frozenset[str] = frozenset()  # left out of the profile (bench.traffic.access)
+    setup: fixtures.Scope = fixtures.Scope()
 
 
 @dataclass
@@ -156,7 +173,7 @@ def run_traffic(cluster: ClusterInfo, profile: str, mode: Mode, users: int | Non
                 work_dir: Path | None = None, on_edge: EdgeCallback | None = None,
                 schedule: str = "constant", remote: RemoteWorkers | None = None,
                 tolerate_lost_workers: bool = False, echo: Callable[[str], None] | None = None,
-                nice: int | None = None) -> TrafficResult:
+                nice: int | None = None, scope: TrafficScope = TrafficScope()) -> TrafficResult:
     """Set up, run Locust, merge samples, tear down. ``on_edge("start"|"end")`` is called at
     the edges of the recorded window (see :class:`EdgeTimer`), before the teardown. A worker
     lost mid-run raises EnvironmentProblem unless ``tolerate_lost_workers``; then the result
@@ -165,7 +182,8 @@ def run_traffic(cluster: ClusterInfo, profile: str, mode: Mode, users: int | Non
     n_remote = remote.count if remote else 0
     if not (0 <= n_remote <= 64 and workers + n_remote <= 64):
         raise InputError(None, "remote_workers", "local plus remote workers must be between 0 and 64")
-    load_profile(profile, profiles_file)  # fail on a bad profile before touching the cluster
+    # fail on a bad profile (or one with nothing left to send) before touching the cluster
+    load_profile(profile, profiles_file).without(scope.exclude_classes)
     total = workers + n_remote
     if total and n_users < total:
         raise InputError(None, "users", f"{n_users} users cannot be spread over {total} workers")
@@ -176,13 +194,13 @@ def run_traffic(cluster: ClusterInfo, profile: str, mode: Mode, users: int | Non
                   *work.glob("transport.json")]:
         stale.unlink()
     join_key = (remote.join_key if remote else "") or secrets.token_urlsafe(18)
-    layout = Layout(new_prefix())
+    layout = Layout(scope.prefix or new_prefix())
     admin = _admin_client(cluster)
     t0 = time.monotonic()
     canaries = CanaryFile(canary_path)
     try:
         try:
-            fixtures.setup(admin, layout, canaries)
+            fixtures.setup(admin, layout, canaries, scope.setup)
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise fixtures.SetupError(f"traffic setup cannot talk to {cluster.server}: {exc}",
                                       "is the cluster up, and is the CA file the cluster's?") from None
@@ -197,6 +215,10 @@ def run_traffic(cluster: ClusterInfo, profile: str, mode: Mode, users: int | Non
             "max_requests": math.ceil(max_requests / procs) if max_requests else None,
             "samples_dir": str(work), "canary_path": str(canary_path),
             "prefix": layout.prefix, "seeds": layout.seeds, "workers": total, "join_key": join_key,
+            "client_cert": str(cluster.client_cert) if cluster.client_cert else None,
+            "client_key": str(cluster.client_key) if cluster.client_key else None,
+            "allow_remote": cluster.allow_remote, "exclude_classes": sorted(scope.exclude_classes),
+            "inert": scope.setup.inert,
         }
         write_json(work / "config.json", config, mode=0o600)
         run = _LocustRun(work, cluster.server, n_users, workers, cpus, warmup_s + duration_s, remote, join_key, echo,
@@ -233,7 +255,12 @@ def _admin_client(cluster: ClusterInfo) -> Client:
     idents = read_identities_json(cluster.identities_file)
     if "admin" not in idents:
         raise InputError(cluster.identities_file, "admin", "no admin identity in the identities file")
-    return Client(cluster.server, str(cluster.ca_file), idents["admin"].token, timeout=30.0)
+    return Client(cluster.server, str(cluster.ca_file), idents["admin"].token or None, timeout=30.0,
+                  cert=cluster_cert(cluster), allow_remote=cluster.allow_remote)
+
+
+def cluster_cert(cluster: ClusterInfo) -> tuple[str, str] | None:
+    return (str(cluster.client_cert), str(cluster.client_key)) if cluster.client_cert and cluster.client_key else None
 
 
 class _LocustRun:

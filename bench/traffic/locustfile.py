@@ -65,13 +65,17 @@ PROC = int(CONFIG.get("proc", os.environ.get("AB_PROC_INDEX", "0")))
 PROFILE = load_profile(CONFIG["profile"], CONFIG["profiles_file"])
 LAYOUT = Layout(CONFIG["prefix"], CONFIG["seeds"])
 
-if urlparse(CONFIG["server"]).hostname not in ("127.0.0.1", "::1", "localhost"):
+# Loopback only, unless the user opted in for a cluster elsewhere (external backend's
+# --allow-remote); never on this project's machines.
+if not CONFIG.get("allow_remote") and urlparse(CONFIG["server"]).hostname not in ("127.0.0.1", "::1", "localhost"):
     raise SystemExit(f"refusing non-loopback server {CONFIG['server']}")
+PROFILE = PROFILE.without(CONFIG.get("exclude_classes") or [])
 
 
 def _auth_headers() -> dict[str, dict[str, str]]:
     idents = read_identities_json(Path(CONFIG["identities_file"]))
-    out = {name: {"Authorization": f"Bearer {i.token}"} for name, i in idents.items()}
+    # No token: the kubeconfig's user authenticates with its client certificate (ssl_context).
+    out = {name: ({"Authorization": f"Bearer {i.token}"} if i.token else {}) for name, i in idents.items()}
     out[ANONYMOUS] = {}
     return out
 
@@ -86,6 +90,8 @@ def ssl_context(*_args: Any, **_kwargs: Any) -> gevent.ssl.SSLContext:
     global _SSL_CONTEXT
     if _SSL_CONTEXT is None:
         _SSL_CONTEXT = gevent.ssl.create_default_context(cafile=CONFIG["ca_file"])
+        if CONFIG.get("client_cert"):
+            _SSL_CONTEXT.load_cert_chain(CONFIG["client_cert"], CONFIG.get("client_key"))
     return _SSL_CONTEXT
 
 
@@ -353,7 +359,7 @@ class KubeUser(FastHttpUser):
         owner = f"p{PROC}u{index}"
         rng = random.Random(f"{CONFIG['seed']}/{PROC}/{index}")
         assert STATE.canaries is not None, "test_start did not run"
-        self.actor = Actor(PROFILE, LAYOUT, owner, rng, STATE.canaries, USERS)
+        self.actor = Actor(PROFILE, LAYOUT, owner, rng, STATE.canaries, USERS, inert=bool(CONFIG.get("inert")))
         # Watches get their own connections, so a held stream never delays other requests.
         self.watch_client = FastHttpSession(
             base_url=self.host, request_event=self.environment.events.request, user=self,

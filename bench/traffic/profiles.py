@@ -93,6 +93,16 @@ class Profile(_Strict):
         names = sorted(self.classes)
         return names, [self.classes[n].weight for n in names]
 
+    def without(self, classes: frozenset[str] | set[str] | list[str]) -> Profile:
+        """This profile with ``classes`` left out (the others keep their weights)."""
+        drop = set(classes)
+        if not drop & set(self.classes):
+            return self
+        kept = {k: v for k, v in self.classes.items() if k not in drop}
+        if not kept:
+            raise InputError(None, "classes", "every class of the profile is left out")
+        return self.model_copy(update={"classes": kept})
+
     def shares(self) -> dict[str, float]:
         total = sum(e.weight for e in self.classes.values())
         return {n: e.weight / total for n, e in sorted(self.classes.items())}

@@ -22,6 +22,7 @@ import queue
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -80,6 +81,7 @@ class Receiver:
         self.capture_path = directory / CAPTURE_NAME
         self.kubeconfig_path = directory / KUBECONFIG_NAME
         self.log_path = log_path
+        self.started_at = time.time()  # accepting connections from here on
         self._lock = threading.Lock()
         self._final: dict[str, Any] | None = None
         write_webhook_kubeconfig(self.kubeconfig_path, self.url, ca_file)
@@ -87,20 +89,25 @@ class Receiver:
     # --- start ---------------------------------------------------------------------------
     @classmethod
     def start_in(cls, directory: Path, faults: Faults | None = None, *, cpus: set[int] | None = None,
-                 host: str = "127.0.0.1", nice: int | None = None) -> Receiver:
+                 host: str = "127.0.0.1", port: int = 0, pki_dir: Path | None = None,
+                 nice: int | None = None) -> Receiver:
         """Start a receiver whose files live in ``directory``; returns once it accepts connections.
 
         ``cpus`` pins the receiver (the load side of the machine, see design.md). ``host`` is the
         bind address: loopback always, except for the kind backend, whose apiserver runs in a
         container and reaches the host through the docker network's gateway, a private address
-        (see docs/kind.md). Wildcard and public addresses are refused."""
+        (see docs/kind.md). Wildcard and public addresses are refused.
+
+        ``port`` and ``pki_dir`` (a directory made by :func:`write_pki`): a receiver that an
+        apiserver someone else configured already points at (external backend), so its address
+        and CA stay the same from run to run."""
         _check_bind(host)
         faults = faults or Faults()
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        cert, key, ca_file = _write_pki(directory / "webhook-pki", host)
+        cert, key, ca_file = existing_pki(pki_dir) if pki_dir is not None else _write_pki(directory / "webhook-pki", host)
         log_path = directory / "webhook-receiver.log"
-        config = {"host": host, "port": 0, "cert": str(cert), "key": str(key),
+        config = {"host": host, "port": port, "cert": str(cert), "key": str(key),
                   "capture": str(directory / CAPTURE_NAME), **asdict(faults)}
         # Pinned before exec (taskset), so no thread of it ever runs outside ``cpus``. No death
         # signal: it watches its stdin and parent pid instead (see bench.webhook.server).
@@ -226,6 +233,20 @@ def _check_bind(host: str) -> None:
 
 def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
+
+
+def existing_pki(directory: Path) -> tuple[Path, Path, Path]:
+    """The receiver certificate, key and CA a :func:`write_pki` directory holds."""
+    paths = (directory / "receiver.crt", directory / "receiver.key", directory / "ca.crt")
+    for p in paths:
+        if not p.is_file():
+            raise InputError(directory, p.name, "missing: make the directory with `auditbench external receiver`")
+    return paths
+
+
+def write_pki(directory: Path, host: str = "127.0.0.1") -> tuple[Path, Path, Path]:
+    """A fresh CA and a serving certificate for ``host``: (cert, key, CA)."""
+    return _write_pki(directory, host)
 
 
 def _write_pki(directory: Path, host: str = "127.0.0.1") -> tuple[Path, Path, Path]:

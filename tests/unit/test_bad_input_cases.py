@@ -9,6 +9,7 @@ commands that read them; flags with the commands that take them.
 from __future__ import annotations
 
 import gzip
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,16 @@ def scenario(**changes: Any) -> str:
 def policy(rules: Any = None, **top: Any) -> str:
     doc = {"apiVersion": "audit.k8s.io/v1", "kind": "Policy", **top}
     doc["rules"] = [{"level": "Metadata"}] if rules is None else rules
+    return yaml.safe_dump(doc)
+
+
+def kubeconfig(server: str = "https://127.0.0.1:6443", user: Any = None, cluster: Any = None, **top: Any) -> str:
+    """A kubeconfig with one context "c" (CA inline, token user), with changes."""
+    ca = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n").decode()
+    doc = {"apiVersion": "v1", "kind": "Config", "current-context": "c",
+           "clusters": [{"name": "k", "cluster": cluster or {"server": server, "certificate-authority-data": ca}}],
+           "users": [{"name": "u", "user": {"token": "t0ken"} if user is None else user}],
+           "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}], **top}
     return yaml.safe_dump(doc)
 
 
@@ -105,7 +116,61 @@ CASES: list[tuple[str, dict[str, str | bytes], list[str], list[str]]] = [
     ("scenario-zero-repeats", {"s.yaml": scenario(repeats=0)}, ["run", "{d}/s.yaml", "--check"], ["s.yaml", "repeats"]),
     ("scenario-bad-gate", {"s.yaml": scenario(gates=["p99_latency_ratio>>1"])},
      ["run", "{d}/s.yaml", "--check"], ["s.yaml", "gates[0]"]),
-    ("scenario-kind-backend", {"s.yaml": scenario(backend="kind")}, ["run", "{d}/s.yaml", "--check"], ["s.yaml", "backend"]),
+    ("scenario-unknown-backend", {"s.yaml": scenario(backend="docker")}, ["run", "{d}/s.yaml", "--check"], ["s.yaml", "backend"]),
+    ("scenario-external-baseline", {"s.yaml": scenario(backend="external", policies=..., baseline=True)},
+     ["run", "{d}/s.yaml", "--check"], ["s.yaml", "baseline", "cannot turn auditing off"]),
+    ("scenario-external-policy", {"s.yaml": scenario(backend="external", baseline=False)},
+     ["run", "{d}/s.yaml", "--check"], ["s.yaml", "policies", "never changes"]),
+    ("scenario-kind-options-on-local", {"s.yaml": scenario(kind={"image": "kindest/node:v1.37.0"})},
+     ["run", "{d}/s.yaml", "--check"], ["s.yaml", "kind", "backend: kind"]),
+    ("scenario-kind-capacity", {"s.yaml": scenario(backend="kind", capacity={"enabled": True})},
+     ["run", "{d}/s.yaml", "--check"], ["s.yaml", "capacity", "local backend only"]),
+    # --- the external backend: kubeconfig and flags ----------------------------------------
+    ("measure-external-no-kubeconfig", {}, ["measure", "--backend", "external"], ["--kubeconfig"]),
+    ("measure-kubeconfig-without-external", {"k.yaml": kubeconfig()},
+     ["measure", "--policy", GOOD_POLICY, "--kubeconfig", "{d}/k.yaml"], ["--kubeconfig", "--backend external"]),
+    ("measure-external-with-policy", {"k.yaml": kubeconfig()},
+     ["measure", "--backend", "external", "--kubeconfig", "{d}/k.yaml", "--policy", GOOD_POLICY],
+     ["--policy", "never changes the cluster's audit settings"]),
+    ("measure-unknown-backend", {}, ["measure", "--backend", "docker", "--policy", GOOD_POLICY], ["--backend", "docker"]),
+    ("external-flag-without-kubeconfig", {}, ["measure", "--policy", GOOD_POLICY, "--audit-log", "/var/log/a.log"],
+     ["--audit-log", "external"]),
+    ("kubeconfig-missing-file", {}, ["external", "preflight", "--kubeconfig", "{d}/none.yaml"], ["none.yaml", "--kubeconfig"]),
+    ("kubeconfig-not-yaml", {"k.yaml": "clusters: [\n"}, ["external", "preflight", "--kubeconfig", "{d}/k.yaml"],
+     ["k.yaml", "not YAML"]),
+    ("kubeconfig-remote-server", {"k.yaml": kubeconfig("https://10.1.2.3:6443")},
+     ["external", "preflight", "--kubeconfig", "{d}/k.yaml"], ["k.yaml", "clusters[k].cluster.server", "--allow-remote"]),
+    ("kubeconfig-http-server", {"k.yaml": kubeconfig("http://127.0.0.1:8080")},
+     ["external", "preflight", "--kubeconfig", "{d}/k.yaml"], ["k.yaml", "clusters[k].cluster.server", "https://"]),
+    ("kubeconfig-unknown-context", {"k.yaml": kubeconfig()},
+     ["external", "preflight", "--kubeconfig", "{d}/k.yaml", "--context", "staging"], ["k.yaml", "--context", "staging"]),
+    ("kubeconfig-no-current-context", {"k.yaml": kubeconfig(**{"current-context": ""})},
+     ["external", "preflight", "--kubeconfig", "{d}/k.yaml"], ["k.yaml", "current-context", "--context"]),
+    ("kubeconfig-insecure", {"k.yaml": kubeconfig(cluster={"server": "https://127.0.0.1:6443", "insecure-skip-tls-verify": True})},
+     ["external", "preflight", "--kubeconfig", "{d}/k.yaml"], ["k.yaml", "insecure-skip-tls-verify"]),
+    ("kubeconfig-no-ca", {"k.yaml": kubeconfig(cluster={"server": "https://127.0.0.1:6443"})},
+     ["external", "preflight", "--kubeconfig", "{d}/k.yaml"], ["k.yaml", "certificate-authority-data", "no CA"]),
+    ("kubeconfig-ca-not-base64", {"k.yaml": kubeconfig(cluster={"server": "https://127.0.0.1:6443",
+                                                               "certificate-authority-data": "%%%"})},
+     ["external", "preflight", "--kubeconfig", "{d}/k.yaml"], ["k.yaml", "certificate-authority-data", "base64"]),
+    ("kubeconfig-no-credentials", {"k.yaml": kubeconfig(user={})},
+     ["external", "preflight", "--kubeconfig", "{d}/k.yaml"], ["k.yaml", "users[u].user", "no credentials"]),
+    ("kubeconfig-auth-provider", {"k.yaml": kubeconfig(user={"auth-provider": {"name": "gcp"}})},
+     ["external", "preflight", "--kubeconfig", "{d}/k.yaml"], ["k.yaml", "users[u].user.auth-provider", "exec"]),
+    ("kubeconfig-cert-without-key", {"k.yaml": kubeconfig(user={"client-certificate-data": "QUJD"})},
+     ["external", "preflight", "--kubeconfig", "{d}/k.yaml"], ["k.yaml", "users[u].user.client-key"]),
+    ("kubeconfig-exec-missing-command", {"k.yaml": kubeconfig(user={"exec": {"command": "/nonexistent/get-token"}})},
+     ["external", "preflight", "--kubeconfig", "{d}/k.yaml"], ["k.yaml", "users[u].user.exec.command", "not found"]),
+    ("external-sink-wait", {"k.yaml": kubeconfig()},
+     ["external", "preflight", "--kubeconfig", "{d}/k.yaml", "--sink-wait", "2h"], ["--sink-wait"]),
+    ("external-receiver-public-address", {}, ["external", "receiver", "--dir", "{d}/r", "--address", "8.8.8.8"],
+     ["host", "8.8.8.8"]),
+    ("external-webhook-receiver-not-made", {"k.yaml": kubeconfig(), "r/x": "x"},
+     ["external", "preflight", "--kubeconfig", "{d}/k.yaml", "--webhook-receiver", "{d}/r"], ["--webhook-receiver", "external receiver"]),
+    ("external-cleanup-bad-prefix", {"k.yaml": kubeconfig()},
+     ["external", "cleanup", "--kubeconfig", "{d}/k.yaml", "--prefix", "production"], ["--prefix", "ab-"]),
+    ("run-local-scenario-with-kubeconfig", {"s.yaml": scenario(), "k.yaml": kubeconfig()},
+     ["run", "{d}/s.yaml", "--kubeconfig", "{d}/k.yaml"], ["--kubeconfig", "backend external only"]),
     ("scenario-not-a-mapping", {"s.yaml": "- name: t\n"}, ["run", "{d}/s.yaml", "--check"], ["s.yaml", "mapping"]),
     ("scenario-invalid-yaml", {"s.yaml": "name: [t\n"}, ["run", "{d}/s.yaml", "--check"], ["s.yaml", "YAML", "line 2"]),
     ("scenario-not-utf8", {"s.yaml": b"name: t\n\xff\xfe: 1\n"}, ["run", "{d}/s.yaml", "--check"], ["s.yaml", "UTF-8", "byte 8"]),
@@ -178,6 +243,7 @@ def test_bad_input_is_one_line_exit_2(files: dict[str, str | bytes], args: list[
         if name == "a.log.gz":
             content = _truncated_gzip()
         text = content if isinstance(content, bytes) else content.replace("{d}", str(tmp_path)).encode()
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes(text)
     outcome = run_main([a.replace("{d}", str(tmp_path)) for a in args], capsys)
     assert_one_line_error(outcome, 2, *fragments)

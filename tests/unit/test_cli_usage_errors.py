@@ -17,7 +17,7 @@ POLICY = "policies/seed-production.yaml"
 @pytest.mark.parametrize(
     ("args", "fragments"),
     [
-        (["measure", "--backend", "bogus"], ["No such option: --backend", "auditbench measure --help"]),
+        (["measure", "--bakend", "kind"], ["No such option: --bakend", "auditbench measure --help"]),
         (["policy", "lint"], ["Missing argument", "auditbench policy lint --help"]),
         (["mesure"], ["No such command 'mesure'", "measure"]),
         (["policy", "explian", POLICY], ["No such command 'explian'"]),

@@ -110,6 +110,20 @@ def test_shutdown_flush_is_reported_apart_from_delivery():
     assert fig["lag_ms"]["p50"] == pytest.approx(50.0, rel=0.02)
 
 
+def test_backlog_from_before_the_receiver_listened_is_counted_apart_from_lag():
+    # An external apiserver kept running while no receiver listened: a retried batch arrives in
+    # the window with events staged 90 s earlier. They are delivered, but their lag is the gap
+    # between runs, not the webhook's: counted as backlog, left out of lag_ms.
+    fresh = [Batch(1000.0 + i * 0.5, 200, [row(1000.0 + i * 0.5 - 0.1)]) for i in range(20)]
+    late = [Batch(1005.0, 40_000, [row(910.0)] * 400)]
+    t = tally_batches(fresh + late, W, sigterm_at=None, bracket=None, since=995.0)
+    fig = webhook_figures(t, W)
+    assert fig["events"] == 420 and fig["backlog_events"] == 400
+    assert fig["lag_ms"]["max"] < 200
+    mixed = webhook_figures(tally_batches(fresh + late, W, sigterm_at=None, bracket=None), W)
+    assert mixed["backlog_events"] == 0 and mixed["lag_ms"]["p99"] > 90_000
+
+
 # --- reconciliation -------------------------------------------------------------------------
 def test_reconciliation_arithmetic():
     audit = {"event_total": 27_733, "error_total": {"buffered": 17_603}}
