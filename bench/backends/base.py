@@ -114,3 +114,15 @@ def measurements_for(names: tuple[str, ...], caps: Capabilities) -> list[str]:
     from bench.measure.base import REGISTRY
 
     return [n for n in names if caps.provides(REGISTRY[n].needs)]
+
+
+def livez_down(client: Client) -> list[str]:
+    """A remote apiserver's liveness from its /livez (no pid to watch): [] when alive, else why
+    it counts as dead. Closes the client."""
+    try:
+        status = client.get("/livez").status
+    except Exception as exc:  # noqa: BLE001 - unreachable counts as down
+        return [f"kube-apiserver (/livez: {type(exc).__name__})"]
+    finally:
+        client.close()
+    return [] if status == 200 else [f"kube-apiserver (/livez HTTP {status})"]

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.backends import kubeconfig, marker, preflight
-from bench.backends.base import AS_CONFIGURED, Capabilities
+from bench.backends.base import AS_CONFIGURED, Capabilities, livez_down
 from bench.controlplane.http import Client
 from bench.controlplane.identities import IDENTITIES, Identity, write_identities_json
 from bench.controlplane.kubeconfig import webhook_kubeconfig
@@ -312,14 +312,7 @@ class ExternalBackend:
         raise EnvironmentProblem("the external apiserver is not a process on this machine")
 
     def died(self) -> list[str]:
-        client = self.p.client(purpose="liveness")
-        try:
-            status = client.get("/livez").status
-        except Exception as exc:  # noqa: BLE001 - unreachable counts as down
-            return [f"kube-apiserver (/livez: {type(exc).__name__})"]
-        finally:
-            client.close()
-        return [] if status == 200 else [f"kube-apiserver (/livez HTTP {status})"]
+        return livez_down(self.p.client(purpose="liveness"))
 
     def apiserver_flags(self) -> list[str]:
         return []  # as configured: not ours to know

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.backends import marker
-from bench.backends.base import Capabilities
+from bench.backends.base import Capabilities, livez_down
 from bench.controlplane import rbac
 from bench.controlplane.http import Client
 from bench.controlplane.identities import IDENTITIES, Identity, with_tokens, write_identities_json, write_token_file
@@ -258,14 +258,7 @@ class KindBackend:
         raise EnvironmentProblem("the kind node's apiserver is not measured through /proc")
 
     def died(self) -> list[str]:
-        client = self.client(purpose="liveness")
-        try:
-            status = client.get("/livez").status
-        except Exception as exc:  # noqa: BLE001 - unreachable counts as down
-            return [f"kube-apiserver (/livez: {type(exc).__name__})"]
-        finally:
-            client.close()
-        return [] if status == 200 else [f"kube-apiserver (/livez HTTP {status})"]
+        return livez_down(self.client(purpose="liveness"))
 
     def apiserver_flags(self) -> list[str]:
         pod = self.cluster.pod if self.cluster is not None else None
