@@ -35,6 +35,7 @@ from bench.traffic.canary import CanaryFile
 from bench.traffic.catalog import long_running_classes
 from bench.traffic.layout import Layout, new_prefix
 from bench.traffic.profiles import DEFAULT_FILE, load_profile
+from bench.traffic.recorder import DRAIN_S
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 Mode = Literal["closed", "open"]
@@ -43,6 +44,7 @@ SATURATED = 0.9  # a gevent process above this share of one core limits the offe
 # average (a plan may send two requests, a busy 2-core machine has a long tail); idle
 # users cost a greenlet each. Past it the generator falls behind, which is flagged.
 OPEN_LOOP_BUDGET_S = 0.25
+RUN_TIME_MARGIN_S = 30  # Locust's -t beyond the window and drain (see _LocustRun.run)
 
 
 @dataclass(frozen=True)
@@ -229,8 +231,13 @@ class _LocustRun:
         return child.start()
 
     def run(self, timer: EdgeTimer | None = None) -> None:
-        # Hard bound for Locust itself; our locustfile ends the window precisely before it.
-        run_time = f"{math.ceil(self.run_s) + 2}s"
+        # A last-resort bound for Locust itself: our locustfile ends the window and the drain
+        # after it (DRAIN_S). Its -t timer counts from when gevent's loop was created, not from
+        # when it is set (a gevent timer started before the loop first runs fires early by the
+        # time in between: seconds of imports on a busy machine, measured here cutting the
+        # window at 5.6 of 8 s). So the margin is wide; the harness's own deadline (_wait) stays
+        # the bound that matters.
+        run_time = f"{math.ceil(self.run_s + DRAIN_S) + RUN_TIME_MARGIN_S}s"
         common = ["--headless", "-u", str(self.users), "-r", str(self.users), "-t", run_time,
                   "--only-summary", "--host", self.server, "--stop-timeout", "0", "--exit-code-on-error", "0"]
         try:

@@ -7,6 +7,8 @@ by AB_TRAFFIC_CONFIG; AB_PROC_INDEX tells processes of a distributed run apart.
 Every request is recorded by a request-event listener at full resolution (Locust's
 FastHttpUser reports response_time as a float of perf_counter milliseconds) into this
 process's CSV sample file; requests that start during the warm-up are only counted.
+A request belongs to the window by its start; when the window ends, requests in flight get
+DRAIN_S to finish, and those still unanswered are recorded as failed (bench.traffic.recorder).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from bench.traffic.canary import CanaryFile
 from bench.traffic.catalog import ANONYMOUS
 from bench.traffic.layout import Layout
 from bench.traffic.profiles import load_profile
-from bench.traffic.recorder import SampleWriter
+from bench.traffic.recorder import DRAIN_S, InFlight, SampleWriter
 from bench.traffic.schedule import Schedule
 
 CONFIG: dict[str, Any] = json.loads(Path(os.environ["AB_TRAFFIC_CONFIG"]).read_text())
@@ -108,6 +110,8 @@ class ProcessState:
         self.warmup = 0
         self.after_window = 0
         self.failures = 0
+        self.unfinished = 0
+        self.in_flight = InFlight()
         self.pacer: Pacer | None = None
         self.watches = Group()
         self.user_ids = itertools.count()
@@ -144,18 +148,32 @@ class ProcessState:
             self.stopping = True
             self.stopped_at = min(time.time(), self.record_to)
             if isinstance(environment.runner, LocalRunner):
-                gevent.spawn(environment.runner.quit)
+                gevent.spawn(self._quit_after_drain, environment.runner)
         raise StopUser()
+
+    def _quit_after_drain(self, runner: Any) -> None:
+        # Users stop at their next send; the ones waiting for an answer get DRAIN_S for it.
+        deadline = time.time() + DRAIN_S
+        while len(self.in_flight) and time.time() < deadline:
+            gevent.sleep(0.02)
+        runner.quit()
+
+    def begin(self, req: Req) -> None:
+        now = time.time()
+        slot = getattr(CURRENT, "slot", None)
+        self.in_flight.begin(gevent.getcurrent(), now, req.cls, req.method,
+                             max(0.0, (now - slot) * 1000.0) if slot is not None else 0.0)
 
     def on_request(self, name: str, request_type: str, response_time: float, response_length: int,
                    start_time: float | None, response: Any, exception: Any) -> None:
+        self.in_flight.end(gevent.getcurrent())  # the event fires in the sending greenlet
         if self.writer is None:
             return
         t = start_time if start_time is not None else time.time() - response_time / 1000.0
         if t < self.record_from:
             self.warmup += 1
             return
-        if t >= self.record_to or self.stopping:
+        if t >= self.record_to:  # by start: an answer during the drain still counts
             self.after_window += 1
             return
         status = getattr(response, "status_code", 0) or 0
@@ -172,6 +190,7 @@ class ProcessState:
         self.finished = True
         end = self.stopped_at if self.stopped_at is not None else min(time.time(), self.record_to)
         self.watches.kill(block=False)
+        self.unfinished = self.in_flight.flush_unfinished(self.writer, self.record_from, self.record_to, time.time())
         self.writer.close()
         if self.canaries is not None:
             self.canaries.close()
@@ -179,7 +198,7 @@ class ProcessState:
         write_json(Path(CONFIG["samples_dir"]) / f"proc-{PROC}.json", {
             "proc": PROC, "pid": os.getpid(), "users": users,
             "started_at": self.started_at, "record_from": self.record_from, "record_to": end,
-            "recorded": self.recorded, "failures": self.failures, "warmup": self.warmup,
+            "recorded": self.recorded, "failures": self.failures + self.unfinished, "unfinished": self.unfinished, "warmup": self.warmup,
             "after_window": self.after_window, "target_rps": CONFIG.get("target_rps"),
             "late_slots": self.pacer.late if self.pacer else 0,
             "max_lateness_s": self.pacer.max_lateness if self.pacer else 0.0,
@@ -203,9 +222,20 @@ def _drain(response: Any) -> None:
             inner.release()
 
 
+def _quit_master_after_window(runner: Any, deadline: float) -> None:
+    # By the wall clock: a long gevent timer may fire early (see bench.traffic.launcher).
+    while time.time() < deadline:
+        gevent.sleep(min(0.1, max(0.0, deadline - time.time())))
+    runner.quit()  # tells the workers, whose test_stop records what was still in flight
+
+
 @events.test_start.add_listener
 def _on_test_start(environment: Any, **_: Any) -> None:
-    if not isinstance(environment.runner, MasterRunner):
+    if isinstance(environment.runner, MasterRunner):
+        # Workers start their window when told to, a little after this; one second covers it.
+        end = time.time() + float(CONFIG["warmup_s"]) + float(CONFIG["duration_s"]) + DRAIN_S + 1.0
+        gevent.spawn(_quit_master_after_window, environment.runner, end)
+    else:
         STATE.start(environment)
 
 
@@ -278,6 +308,7 @@ class KubeUser(FastHttpUser):
         if data is not None:
             headers["Content-Type"] = req.content_type or "application/json"
         session = self.watch_client if req.stream else self.client
+        STATE.begin(req)
         with session.request(req.method, req.path, name=req.cls, data=data, headers=headers,
                              catch_response=True, stream=req.stream) as resp:
             status = resp.status_code
