@@ -78,3 +78,17 @@ def problems(rec: dict[str, Any]) -> list[str]:
             parts = ", ".join(f"{k} {v}" for k, v in r.items() if isinstance(v, int) and not isinstance(v, bool))
             out.append(f"audit {backend} backend does not reconcile within {TOLERANCE:.0%}: {parts}")
     return out
+
+
+def losses(rec: dict[str, Any]) -> list[str]:
+    """One line per backend that lost events: dropped (its buffer was full) or failed (write
+    or delivery errors). Such a variant measured a pipeline that did not carry every event,
+    which its cost figures alone would not tell."""
+    out = []
+    for backend, r in rec.items():
+        dropped, failed = r.get("dropped", 0), r.get("failed", 0)
+        if dropped or failed:
+            what = "not written" if backend == "log" else "not delivered"
+            out.append(f"audit {backend} backend lost events: {dropped} dropped (buffer full), {failed} failed "
+                       f"({what}; apiserver_audit_error_total), of {r.get('generated', 0)} generated in the window")
+    return out

@@ -8,10 +8,11 @@ audit backends (how each process ended is recorded) → receiver stopped → eve
 measurement collects its figures over the window → reconciliation and status.
 
 A variant is "failed" when its control plane died during the run, when more of its
-requests failed than the traffic expects (MAX_ERROR_RATE), or when it had no window;
-"leaked" when a secret value reached an audit sink; "flagged" when its figures need a
-second look (counters that do not reconcile, a killed flush, a missed edge, a saturated
-load generator). Failures are recorded in the result, never raised (except Ctrl-C).
+requests failed than the traffic expects (MAX_ERROR_RATE), or when it had no window, and
+then keeps the evidence but no figures (bench.measure.failure); "leaked" when a secret
+value reached an audit sink; "flagged" when its figures need a second look (counters that
+do not reconcile, audit events lost, a killed flush, a missed edge, a saturated load
+generator). Failures are recorded in the result, never raised (except Ctrl-C).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from typing import Any
 from bench import __version__, atomic
 from bench.controlplane.build import Binaries, resolve
 from bench.controlplane.local import LocalCluster
-from bench.measure import reconcile
+from bench.measure import failure, reconcile
 from bench.measure.base import BaseMeasurement, Context, Window, create
 from bench.measure.client import MAX_ERROR_RATE, MAX_LAG_P99_MS
 from bench.measure.settings import audit_settings
@@ -57,6 +58,7 @@ class MeasureOptions:
     scratch_root: Path | None = None
     keep_scratch: bool = False
     max_error_rate: float = MAX_ERROR_RATE
+    audit_log_dir: Path | None = None  # each variant's audit log in its own directory under it
     echo: Any = field(default=print, repr=False)
 
 
@@ -134,6 +136,8 @@ def measure_variant(
         meta["ended_at"] = store.utc_now()
         if not keep:
             shutil.rmtree(scratch, ignore_errors=True)
+            if options.audit_log_dir is not None:
+                shutil.rmtree(options.audit_log_dir / scratch.name, ignore_errors=True)
     try:
         return VariantResult.model_validate(doc)
     except ValueError as exc:  # a measurement that does not fit the schema is a failed variant, not a crash
@@ -170,9 +174,11 @@ def run_measured(variant: Variant, bins: Binaries, scratch: Path, run_dir: Path,
 
     cp_cpus, load_cpus = split if split else (None, None)
     receiver = _start_receiver(variant, scratch, seed, load_cpus)
+    log_dir = options.audit_log_dir / scratch.name if options.audit_log_dir is not None else None
     cluster = LocalCluster(audit=audit_settings(variant), binaries=bins, run_dir=scratch / "cluster",
                            webhook_kubeconfig=receiver.kubeconfig_path if receiver else None,
-                           control_plane_cpus=cp_cpus)
+                           control_plane_cpus=cp_cpus, audit_log_dir=log_dir,
+                           scratch_paths=(scratch,) + ((log_dir,) if log_dir else ()))
     ctx = Context(variant=variant, scratch=scratch, seed=seed, receiver=receiver, canary_file=scratch / "canaries.txt")
     names = [n for n in MEASUREMENTS if n != "webhook" or receiver is not None]
     measurements = create(names)
@@ -308,7 +314,7 @@ def assemble(ctx: Context, got: dict[str, dict[str, Any]], errors: list[str]) ->
             "log": log, "webhook": wh, "reconciliation": rec,
             "canaries": got.get("canaries") or {"checked": 0, "leaked": []},
         },
-        "_died": ctx.stop.died_during_run + [f"{n} (seen exiting by /proc)" for n, f in proc.items() if f.get("exited_during_run")],
+        "_died": [failure.how_it_ended(n, exits.get(n)) for n in ctx.stop.died_during_run] + [f"{n} (seen exiting by /proc)" for n, f in proc.items() if f.get("exited_during_run")],
         "_errors": errors,
     }
 
@@ -325,12 +331,12 @@ def judge(doc: dict[str, Any], max_error_rate: float) -> None:
         failed.append("no requests in the window")
     elif (t["error_rate"] or 0) > max_error_rate:
         failed.append(f"{t['failures']} of {t['requests']} requests failed ({t['error_rate']:.1%}, bound "
-                      f"{max_error_rate:.0%}): {t['errors_by_code']}")
+                      f"{max_error_rate:.0%}): {failure.describe_codes(t['errors_by_code'])}")
     leaked = doc["audit"]["canaries"].get("leaked") or []
     api_exit = doc["apiserver"].get("exit") or {}
     if api_exit.get("killed"):
         flags.append("kube-apiserver needed SIGKILL after SIGTERM: its audit backends did not finish flushing")
-    flags += reconcile.problems(doc["audit"]["reconciliation"])
+    flags += reconcile.problems(doc["audit"]["reconciliation"]) + reconcile.losses(doc["audit"]["reconciliation"])
     bracket = doc.get("metrics_bracket")
     if not bracket:
         flags.append("no /metrics bracket around the window: server figures missing")
@@ -347,6 +353,7 @@ def judge(doc: dict[str, Any], max_error_rate: float) -> None:
     doc["flags"] = flags
     if failed:
         doc["status"], doc["error"] = "failed", "; ".join(failed)
+        failure.withhold(doc)  # the evidence stays, no figure that reads as a measurement
     elif leaked:
         doc["status"] = "leaked"
         doc["error"] = (f"SECRET VALUES LEAKED into the audit output of {doc['variant_id']}: {'; '.join(leaked)} — "

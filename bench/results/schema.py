@@ -10,6 +10,7 @@ old reader would misread; never change the meaning of an existing field):
       first bucket), process CPU lists and exits. Webhook `batches`/`events`/`bytes` and
       audit `metrics` now cover the window only (in 1 they spanned the whole run). A
       version-1 document loads with a flag saying its figures were not on one window.
+      Added since, optional: audit.log.damaged_lines (lines a failed write cut short).
 
 Numbers are None where a measurement did not apply (no log backend, a failed variant).
 Models forbid unknown keys so a writer's typo fails at write time, not in a report.
@@ -225,6 +226,7 @@ class AuditLogStats(_Doc):
     origin: dict[str, dict[str, Any]] = {}
     outside_window: dict[str, Any] = {}
     staged_in_bracket: int | None = None  # all events processed inside the /metrics bracket
+    damaged_lines: int | None = None  # lines cut short by a failed write (full disk, kill): not events
     # Per policy rule over the whole log (set-up and background included):
     # [{"rule", "level", "description", "events", "bytes"}], most bytes first.
     by_rule: list[dict[str, Any]] = []
