@@ -152,8 +152,8 @@ def _start_receiver(variant: Variant, scratch: Path, seed: int, cpus: set[int] |
     wh = variant.webhook
     if wh is None or variant.policy_path is None:
         return None
-    # Taking the receiver down is timed from the window by the webhook measurement.
-    faults = Faults(delay_ms=wh.receiver_delay_ms, error_rate=wh.receiver_error_rate, seed=seed)
+    # Every fault (slow, failing, down) is timed from the window by the webhook measurement.
+    faults = Faults(seed=seed)
     return Receiver.start_in(scratch / "webhook", faults, cpus=cpus)
 
 

@@ -7,7 +7,10 @@ sustain). Events per batch, delivery rate and lag are over the in-window batches
 For the reconciliation, the events the apiserver processed inside the /metrics bracket
 (by stageTimestamp) are counted by when they arrived.
 
-Receiver faults that take it down start relative to the window, not to the receiver.
+Receiver faults are timed from the window, not from the receiver's start: slow answers and
+injected HTTP 500s cover the window (from its start edge to its end edge), and the receiver
+goes down a third into it. Set-up runs against a healthy receiver (a blocking webhook that
+is slow from the start keeps kube-apiserver from becoming ready at all).
 """
 
 from __future__ import annotations
@@ -122,7 +125,14 @@ class Webhook(BaseMeasurement):
 
     def edge(self, ctx: Context, edge: Edge) -> None:
         wh = ctx.variant.webhook
-        if edge != "start" or ctx.receiver is None or wh is None or not wh.receiver_down_for_s:
+        if ctx.receiver is None or wh is None:
+            return
+        if wh.receiver_delay_ms or wh.receiver_error_rate:
+            if edge == "start":
+                ctx.receiver.set_faults(wh.receiver_delay_ms, wh.receiver_error_rate)
+            else:
+                ctx.receiver.set_faults()
+        if edge != "start" or not wh.receiver_down_for_s:
             return
         # The receiver goes down a third into the window, for the configured time.
         delay = (ctx.variant.load.duration_s or 30.0) / 3

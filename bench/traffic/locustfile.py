@@ -137,19 +137,34 @@ class ProcessState:
         # measurement's snapshot at the same window edges (bench.traffic.launcher.EdgeTimer).
         write_json(samples_dir / f"window-{PROC}.json",
                    {"proc": PROC, "record_from": self.record_from, "record_to": self.record_to})
+        gevent.spawn(self._stop_at_window_end, environment.runner)
 
     def should_stop(self) -> bool:
         max_requests = CONFIG.get("max_requests")
-        return time.time() >= self.record_to or (bool(max_requests) and self.recorded >= max_requests)
+        return (self.stopping or time.time() >= self.record_to
+                or (bool(max_requests) and self.recorded >= max_requests))
 
     def stop_users(self, environment: Any) -> None:
-        """The window is over: stop this process's users (and the whole run when local)."""
-        if not self.stopping:
-            self.stopping = True
-            self.stopped_at = min(time.time(), self.record_to)
-            if isinstance(environment.runner, LocalRunner):
-                gevent.spawn(self._quit_after_drain, environment.runner)
+        """The window is over (or the request count reached): stop this user."""
+        self._begin_stop(environment.runner)
         raise StopUser()
+
+    def _stop_at_window_end(self, runner: Any) -> None:
+        # By the wall clock, whether or not a user is free to notice: every one of them may be
+        # waiting on a server that hangs (etcd gone, a blocking audit webhook retrying).
+        while not self.stopping and time.time() < self.record_to:
+            gevent.sleep(min(0.05, max(0.0, self.record_to - time.time())))
+        self._begin_stop(runner)
+
+    def _begin_stop(self, runner: Any) -> None:
+        """No request starts after this; a local run quits after the drain (a distributed
+        one when its master says so)."""
+        if self.stopping:
+            return
+        self.stopping = True
+        self.stopped_at = min(time.time(), self.record_to)
+        if isinstance(runner, LocalRunner):
+            gevent.spawn(self._quit_after_drain, runner)
 
     def _quit_after_drain(self, runner: Any) -> None:
         # Users stop at their next send; the ones waiting for an answer get DRAIN_S for it.
