@@ -6,7 +6,8 @@ Over the /metrics bracket around the window, per backend:
       = written to the log                              (log backend: lines by stageTimestamp)
       = delivered in the window + delivered after it + flushed at shutdown   (webhook, by arrival)
         + dropped (apiserver_audit_error_total{plugin="buffered"}: the buffer was full)
-        + failed  (apiserver_audit_error_total{plugin="webhook"|"log"}: delivery or write errors)
+        + failed  (apiserver_audit_error_total{plugin="webhook"|"log"}: delivery or write errors;
+                   for the webhook, the events the apiserver logs as impacted, by arrival)
         + unaccounted
 
 The apiserver stamps an event (stageTimestamp) and counts it in the same call, so events
@@ -37,10 +38,17 @@ def log_backend(generated: int, written: int, errors: dict[str, int], log_buffer
 
 
 def webhook_backend(generated: int, arrived: dict[str, int], errors: dict[str, int],
-                    errors_after: dict[str, int], drops_are_webhook: bool) -> dict[str, Any]:
-    """``arrived``: events staged in the bracket, by arrival period (bench.measure.webhook)."""
+                    errors_after: dict[str, int], drops_are_webhook: bool,
+                    failed_in_bracket: int | None = None) -> dict[str, Any]:
+    """``arrived``: events staged in the bracket, by arrival period (bench.measure.webhook).
+    ``failed_in_bracket``: undelivered events counted from the apiserver's log by their
+    request's arrival (bench.measure.plugin_errors); without it, the error counter's
+    increase from the bracket's start to just before SIGTERM."""
     dropped = errors.get("buffered", 0) if drops_are_webhook else 0
-    failed = errors.get("webhook", 0) + errors_after.get("webhook", 0)
+    if failed_in_bracket is not None:
+        failed = failed_in_bracket
+    else:
+        failed = errors.get("webhook", 0) + errors_after.get("webhook", 0)
     delivered = {k: arrived.get(k, 0) for k in ("in_window", "after_window", "flushed_at_shutdown")}
     unaccounted = generated - sum(delivered.values()) - arrived.get("before", 0) - dropped - failed
     return {"generated": generated, **{f"delivered_{k}" if k != "flushed_at_shutdown" else k: v for k, v in delivered.items()},
@@ -64,7 +72,7 @@ def reconcile(audit: dict[str, Any] | None, audit_after: dict[str, Any] | None, 
         # Both backends buffered: the "buffered" drops cannot be told apart; charged to neither.
         drops_are_webhook = webhook_mode == "batch" and not log_buffered
         out["webhook"] = webhook_backend(generated, webhook.get("staged_in_bracket") or {}, errors,
-                                         errors_after, drops_are_webhook)
+                                         errors_after, drops_are_webhook, webhook.get("failed_in_bracket"))
         if webhook_mode == "batch" and log_buffered:
             out["webhook"]["note"] = "both backends are buffered: drops cannot be attributed"
     return out

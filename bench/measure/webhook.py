@@ -23,6 +23,7 @@ from typing import Any
 
 from bench.logs.heads import Batch, capture_batches
 from bench.measure.base import BaseMeasurement, Context, Edge, Window, register
+from bench.measure.plugin_errors import failed_in_log
 from bench.webhook.stats import LagHistogram, batch_range, size_quantile
 
 PERIODS = ("before", "in_window", "after_window", "flushed_at_shutdown")
@@ -162,4 +163,7 @@ class Webhook(BaseMeasurement):
         doc["http_errors_by_code"] = final.get("http_errors_by_code", {})
         doc["rejected"] = final.get("rejected", {})
         doc["receiver_down_at"] = self.down_at
+        if ctx.bracket is not None:  # failures by when their request arrived (bench.measure.plugin_errors)
+            failed = failed_in_log(ctx.cluster.logs_dir / "kube-apiserver.log", ctx.bracket)
+            doc["failed_in_bracket"] = failed.get("webhook", 0)
         return doc

@@ -10,7 +10,8 @@ old reader would misread; never change the meaning of an existing field):
       first bucket), process CPU lists and exits. Webhook `batches`/`events`/`bytes` and
       audit `metrics` now cover the window only (in 1 they spanned the whole run). A
       version-1 document loads with a flag saying its figures were not on one window.
-      Added since, optional: audit.log.damaged_lines (lines a failed write cut short).
+      Added since, optional: audit.log.damaged_lines (lines a failed write cut short),
+      audit.webhook.failed_in_bracket (events not delivered, by their request's arrival).
 
 Numbers are None where a measurement did not apply (no log backend, a failed variant).
 Models forbid unknown keys so a writer's typo fails at write time, not in a report.
@@ -267,6 +268,10 @@ class WebhookStats(_Doc):
     flushed_at_shutdown: dict[str, Any] = {}
     staged_in_bracket: dict[str, int] = {}  # events processed in the bracket, by arrival period
     receiver_down_at: float | None = None
+    # events the apiserver gave up delivering whose request arrived in the /metrics bracket
+    # (its log of impacted events), for the reconciliation: the error counter counts them
+    # when their batch fails, which may be after events from before the window
+    failed_in_bracket: int | None = None
     dropped_reported: int | None = None  # schema 1 only
     delivery_span_s: float | None = None  # schema 1 only: first to last batch arrival
 

@@ -123,3 +123,36 @@ def test_a_line_a_failed_write_cut_short_is_counted_not_fatal(tmp_path: Path):
     assert damaged == ["audit.log: line 3"]
     with pytest.raises(InputError, match="line 3"):  # the strict reader (auditbench logs) still refuses it
         list(log_rows([log]))
+
+
+# Lines of a real kube-apiserver v1.37.2 log (receiver down, webhook batch mode), shortened.
+APISERVER_LOG = '''\
+I1202 04:39:14.901303   18973 controller.go:667] quota admission added evaluator for: endpoints
+E1202 04:39:23.323639   18973 metrics.go:110] Error in audit plugin 'webhook' affecting 3 audit events: Post "https://127.0.0.1:38259/audit?timeout=30s": dial tcp 127.0.0.1:38259: connect: connection refused
+Impacted events:
+2026-12-02T04:39:19.90339827Z AUDIT: id="0a" stage="ResponseComplete" ip="127.0.0.1" method="get" user="alice" groups="\\"a\\"" as="<self>" asgroups="<lookup>" user-agent="auditbench-traffic/1 (locust)" namespace="<none>" uri="/api/v1/nodes" response="200"
+2026-12-02T04:39:21.40339827Z AUDIT: id="68d7" stage="RequestReceived" ip="127.0.0.1" method="create" user="alice" groups="\\"a\\"" as="<self>" asgroups="<lookup>" user-agent="auditbench-traffic/1 (locust)" namespace="<none>" uri="/apis/rbac.authorization.k8s.io/v1/clusterrolebindings" response="<deferred>"
+2026-12-02T04:39:21.40339827Z AUDIT: id="68d7" stage="ResponseComplete" ip="127.0.0.1" method="create" user="alice" groups="\\"a\\"" as="<self>" asgroups="<lookup>" user-agent="auditbench-traffic/1 (locust)" namespace="<none>" uri="/apis/rbac.authorization.k8s.io/v1/clusterrolebindings" response="201"
+I1202 04:39:24.000001   18973 controller.go:667] something else
+2026-12-02T04:39:21.5Z AUDIT: id="zz" stage="ResponseComplete" ip="127.0.0.1" method="get" user="x" groups="" as="<self>" asgroups="<lookup>" user-agent="" namespace="<none>" uri="/" response="200"
+E1202 04:39:28.371163   18973 metrics.go:110] Error in audit plugin 'buffered' affecting 1 audit events: audit backend shut down
+Impacted events:
+2026-12-02T04:39:21.640905607Z AUDIT: id="634b" stage="ResponseComplete" ip="127.0.0.1" method="watch" user="system:apiserver" groups="" as="<self>" asgroups="<lookup>" user-agent="kube-apiserver/v1.37.2" namespace="<none>" uri="/api/v1/services?watch=true" response="200"
+'''
+
+
+def test_undelivered_events_are_assigned_to_the_window_by_their_requests_arrival():
+    from datetime import UTC, datetime
+
+    from bench.measure.plugin_errors import failed_in
+
+    t = datetime(2026, 12, 2, 4, 39, 20, tzinfo=UTC).timestamp()
+    lines = APISERVER_LOG.splitlines()
+    # the first event arrived before the window: its batch failed in it, it does not count
+    assert failed_in(lines, (t, t + 5)) == {"webhook": 2, "buffered": 1}
+    assert failed_in(lines, (t - 5, t + 5)) == {"webhook": 3, "buffered": 1}
+    assert failed_in(lines, (t + 10, t + 20)) == {"webhook": 0, "buffered": 0}
+    # the reconciliation takes these over the counter when it has them
+    rec = reconcile.webhook_backend(100, {"in_window": 98}, {"webhook": 400}, {}, True, failed_in_bracket=2)
+    assert rec["failed"] == 2 and rec["unaccounted"] == 0 and rec["reconciles"]
+    assert reconcile.webhook_backend(100, {"in_window": 98}, {"webhook": 400}, {}, True)["failed"] == 400
