@@ -12,7 +12,8 @@ against the events generated in the window. kube-apiserver logs every such event
 
 so the failures can be assigned to the window as the delivered events are. The line gives the
 request's arrival (requestReceivedTimestamp), not the event's stageTimestamp: for an event of
-a short request the two are milliseconds apart.
+a short request the two are milliseconds apart, for one held by a blocking webhook's retries
+up to seconds; the events whose request arrived that close before an edge are counted apart.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.webhook.stats import TimestampParser
@@ -28,33 +30,50 @@ _HEADER = re.compile(r"Error in audit plugin '([^']+)' affecting (\d+) audit eve
 _EVENT = re.compile(r'^(\d{4}-\d\d-\d\dT\S+) AUDIT: id="[^"]*" stage="([^"]*)"')
 
 
-def failed_in(lines: Iterable[str], span: tuple[float, float]) -> dict[str, int]:
-    """Per plugin, the impacted events whose request arrived in [span)."""
+@dataclass
+class Failed:
+    """Per plugin: impacted events whose request arrived in the span, and those whose request
+    arrived within ``band`` s before its start or its end (not RequestReceived: that stage is
+    stamped on arrival). Those are the uncertain ones: such an event may have been stamped
+    on the other side of the edge, so the reconciliation allows for them."""
+
+    in_span: Counter[str] = field(default_factory=Counter)
+    near_start: Counter[str] = field(default_factory=Counter)
+    near_end: Counter[str] = field(default_factory=Counter)
+
+
+def failed_in(lines: Iterable[str], span: tuple[float, float], band: float = 0.0) -> Failed:
     parse = TimestampParser()
-    counts: Counter[str] = Counter()
+    out = Failed()
     plugin: str | None = None
     for line in lines:
         header = _HEADER.search(line)
         if header:
             plugin = header.group(1)
-            counts[plugin] += 0
+            out.in_span[plugin] += 0
             continue
         event = _EVENT.match(line)
         if event is None:
             if not line.startswith("Impacted events:"):
                 plugin = None  # the block ended
             continue
-        if plugin is not None:
-            received = parse(event.group(1))
-            if received is not None and span[0] <= received < span[1]:
-                counts[plugin] += 1
-    return dict(counts)
+        received = parse(event.group(1)) if plugin is not None else None
+        if plugin is None or received is None:
+            continue
+        if span[0] <= received < span[1]:
+            out.in_span[plugin] += 1
+        if event.group(2) != "RequestReceived":
+            if span[0] - band <= received < span[0]:
+                out.near_start[plugin] += 1
+            if span[1] - band <= received < span[1]:
+                out.near_end[plugin] += 1
+    return out
 
 
-def failed_in_log(path: Path, span: tuple[float, float]) -> dict[str, int]:
-    """:func:`failed_in` over an apiserver log file ({} if it cannot be read)."""
+def failed_in_log(path: Path, span: tuple[float, float], band: float = 0.0) -> Failed:
+    """:func:`failed_in` over an apiserver log file (nothing if it cannot be read)."""
     try:
         with open(path, encoding="utf-8", errors="replace") as fh:
-            return failed_in(fh, span)
+            return failed_in(fh, span, band)
     except OSError:
-        return {}
+        return Failed()

@@ -88,12 +88,15 @@ def tally_batches(batches: Iterable[Batch], window: Window, sigterm_at: float | 
     """Pure: batches -> {periods: {name: Period}, staged_in_bracket: {period: events}}."""
     periods = {name: Period() for name in PERIODS}
     staged: Counter[str] = Counter()
+    held = 0.0  # the longest an event was stamped after its request arrived
     for batch in batches:
         name = period_of(batch.received_at, window, sigterm_at)
         periods[name].add(batch)
         if bracket is not None:
             staged[name] += sum(1 for r in batch.rows if bracket[0] <= r.staged < bracket[1])
-    return {"periods": periods, "staged_in_bracket": dict(staged)}
+        held = max([held, *(r.staged - r.received for r in batch.rows if r.stage != "RequestReceived"
+                            and not math.isnan(r.staged - r.received))])
+    return {"periods": periods, "staged_in_bracket": dict(staged), "held_max_s": held}
 
 
 def webhook_figures(tallies: dict[str, Any], window: Window) -> dict[str, Any]:
@@ -164,6 +167,7 @@ class Webhook(BaseMeasurement):
         doc["rejected"] = final.get("rejected", {})
         doc["receiver_down_at"] = self.down_at
         if ctx.bracket is not None:  # failures by when their request arrived (bench.measure.plugin_errors)
-            failed = failed_in_log(ctx.cluster.logs_dir / "kube-apiserver.log", ctx.bracket)
-            doc["failed_in_bracket"] = failed.get("webhook", 0)
+            failed = failed_in_log(ctx.cluster.logs_dir / "kube-apiserver.log", ctx.bracket, tallies["held_max_s"])
+            doc["failed_in_bracket"] = failed.in_span["webhook"]
+            doc["failed_near_edges"] = {"start": failed.near_start["webhook"], "end": failed.near_end["webhook"]}
         return doc

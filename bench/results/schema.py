@@ -11,7 +11,8 @@ old reader would misread; never change the meaning of an existing field):
       audit `metrics` now cover the window only (in 1 they spanned the whole run). A
       version-1 document loads with a flag saying its figures were not on one window.
       Added since, optional: audit.log.damaged_lines (lines a failed write cut short),
-      audit.webhook.failed_in_bracket (events not delivered, by their request's arrival).
+      audit.webhook.failed_in_bracket and failed_near_edges (events not delivered, by
+      their request's arrival).
 
 Numbers are None where a measurement did not apply (no log backend, a failed variant).
 Models forbid unknown keys so a writer's typo fails at write time, not in a report.
@@ -272,6 +273,9 @@ class WebhookStats(_Doc):
     # (its log of impacted events), for the reconciliation: the error counter counts them
     # when their batch fails, which may be after events from before the window
     failed_in_bracket: int | None = None
+    # of those, how many arrived close enough before the bracket's start / end (closer than the
+    # longest an event waited to be stamped) to have been stamped on the other side
+    failed_near_edges: dict[str, int] = {}
     dropped_reported: int | None = None  # schema 1 only
     delivery_span_s: float | None = None  # schema 1 only: first to last batch arrival
 
