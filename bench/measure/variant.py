@@ -270,7 +270,7 @@ def assemble(ctx: Context, got: dict[str, dict[str, Any]], errors: list[str]) ->
     log, wh = got.get("audit_log") or None, got.get("webhook") or None
     v = ctx.variant
     rec = reconcile.reconcile(srv.get("audit"), srv.get("audit_after_window"), log, wh,
-                              v.log.mode if v.log else None, v.webhook.mode if v.webhook else None)
+                              v.log.mode if v.log else None, v.webhook.mode if v.webhook else None, bracket)
     return {
         "cpu_lists": {name: fig.get("cpus") for name, fig in proc.items()},
         "window": {

@@ -166,3 +166,19 @@ def test_undelivered_events_are_assigned_to_the_window_by_their_requests_arrival
     ok = reconcile.webhook_backend(492, {"in_window": 452}, {}, {}, False, 34, {"start": 3, "end": 2})
     assert ok["reconciles"] and ok["failed_near_edges"] == {"start": 3, "end": 2}
     assert not reconcile.webhook_backend(492, {"in_window": 452}, {}, {}, False, 34, {"start": 0, "end": 9})["reconciles"]
+
+
+def test_counters_read_during_a_slow_scrape_widen_the_reconciliation():
+    """Blocking webhook, 60% HTTP 500s: the end scrape waited 1.27 s on its own audit event,
+    so the counters were read anywhere in it; 8 of 512 unaccounted is within that."""
+    bracket = {"start": 100.0, "end": 108.39, "scrape_ms": [186.7, 1266.1]}
+    assert reconcile.read_slack(512, bracket) == 44
+    assert reconcile.read_slack(512, None) == 0
+    rec = reconcile.reconcile({"event_total": 512, "error_total": {"webhook": 40}}, None, None,
+                              {"staged_in_bracket": {"in_window": 440, "after_window": 24}, "failed_in_bracket": 40},
+                              None, "blocking", bracket)
+    assert rec["webhook"]["unaccounted"] == 8 and rec["webhook"]["read_slack"] == 44 and rec["webhook"]["reconciles"]
+    quick = {**bracket, "scrape_ms": [100.0, 100.0]}
+    assert not reconcile.reconcile({"event_total": 512, "error_total": {}}, None, None,
+                                   {"staged_in_bracket": {"in_window": 464}, "failed_in_bracket": 40},
+                                   None, "blocking", quick)["webhook"]["reconciles"]
