@@ -65,6 +65,20 @@ def _check(scenario: Path) -> None:
         out.print(f"  {v.id}", highlight=False)
 
 
+AUDIT_LOG_DIR_HELP = ("Write each variant's audit log in its own directory under this one (default: the variant's "
+                      "scratch), e.g. another disk, or a small tmpfs to see what a full disk does.")
+
+
+def _log_dir(path: Path | None) -> Path | None:
+    if path is None:
+        return None
+    if not path.is_dir():
+        from bench.errors import InputError
+
+        raise InputError("command line", "--audit-log-dir", f"{path} is not a directory")
+    return path.resolve()
+
+
 def register(app: typer.Typer) -> None:
     @app.command("run")
     def run(
@@ -78,6 +92,7 @@ def register(app: typer.Typer) -> None:
         kubeconfig: Kubeconfig = None, context: Context = None, audit_log: AuditLog = None,
         webhook_receiver: WebhookReceiver = None, allow_remote: AllowRemote = False,
         cluster_writes: ClusterWrites = False, sink_wait: Wait = "40s",
+        audit_log_dir: Annotated[Optional[Path], typer.Option("--audit-log-dir", help=AUDIT_LOG_DIR_HELP)] = None,
     ) -> None:
         """Run a scenario matrix; results land in results/<run-id>/."""
         target = external_options(kubeconfig, context, audit_log, webhook_receiver, allow_remote, cluster_writes, sink_wait)
@@ -88,7 +103,7 @@ def register(app: typer.Typer) -> None:
         from bench.runner import run_scenario
         from bench.scenario.loader import find_scenario
 
-        options = MeasureOptions(bin_dir=bin_dir, pin_cpus=pin, workers=workers, target=target,
+        options = MeasureOptions(bin_dir=bin_dir, pin_cpus=pin, workers=workers, target=target, audit_log_dir=_log_dir(audit_log_dir),
                                  echo=lambda m: out.print(m, highlight=False))
         outcome = run_scenario(find_scenario(scenario), resume=resume, options=options, console=out)
         out.print(_summary_table(outcome.results))
@@ -134,6 +149,7 @@ def register(app: typer.Typer) -> None:
         kubeconfig: Kubeconfig = None, context: Context = None, audit_log: AuditLog = None,
         webhook_receiver: WebhookReceiver = None, allow_remote: AllowRemote = False,
         cluster_writes: ClusterWrites = False, sink_wait: Wait = "40s",
+        audit_log_dir: Annotated[Optional[Path], typer.Option("--audit-log-dir", help=AUDIT_LOG_DIR_HELP)] = None,
     ) -> None:
         """Measure one variant end to end (local backend by default) and write results/<run-id>/."""
         import tempfile
@@ -152,6 +168,7 @@ def register(app: typer.Typer) -> None:
             raise InputError("command line", "--kubeconfig", "goes with --backend external (and it needs --kubeconfig)")
         settings = audit.settings() if backend == "external" else audit.settings(
             policy_needed="measure needs the audit policy to measure")
+        log_dir = _log_dir(audit_log_dir)
         doc = single_variant(settings, profile=profile, duration=duration, warmup=warmup, users=users, rate=rate,
                              receiver={"delay_ms": receiver_delay_ms, "error_rate": receiver_error_rate,
                                        "down_for_s": receiver_down_for}, seed=seed, backend=backend,
@@ -160,7 +177,7 @@ def register(app: typer.Typer) -> None:
             path = Path(tmp) / "measure.yaml"
             path.write_text(yaml.safe_dump(doc, sort_keys=False))
             quiet = Console(stderr=True) if fmt is Format.json else out
-            options = MeasureOptions(bin_dir=bin_dir, pin_cpus=pin, workers=workers, target=target,
+            options = MeasureOptions(bin_dir=bin_dir, pin_cpus=pin, workers=workers, target=target, audit_log_dir=log_dir,
                                      echo=lambda m: quiet.print(m, highlight=False))
             outcome = run_scenario(path, options=options, console=quiet)
         if fmt is Format.json:

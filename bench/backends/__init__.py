@@ -20,7 +20,7 @@ def for_variant(variant: Any, options: Any) -> Backend:
         from bench.backends.local import LocalBackend
         from bench.controlplane.build import resolve
 
-        return LocalBackend(variant, resolve(options.bin_dir, echo=options.echo))
+        return LocalBackend(variant, resolve(options.bin_dir, echo=options.echo), options.audit_log_dir)
     if variant.backend == "kind":
         from bench.backends.kind import KindBackend
 

@@ -24,8 +24,9 @@ class LocalBackend:
 
     pins_control_plane = True  # its processes are ours: pinned apart from the load side
 
-    def __init__(self, variant: Any, bins: Binaries) -> None:
+    def __init__(self, variant: Any, bins: Binaries, audit_log_dir: Path | None = None) -> None:
         self.variant, self.bins = variant, bins
+        self.audit_log_root = audit_log_dir  # --audit-log-dir: each variant's log in its own directory under it
         self.scratch: Path | None = None
         self.cp_cpus: set[int] | None = None
         self.nice: int | None = None
@@ -48,8 +49,9 @@ class LocalBackend:
         wh = variant.webhook
         if wh is None or variant.policy_path is None:
             return None
-        # Taking the receiver down is timed from the window by the webhook measurement.
-        faults = Faults(delay_ms=wh.receiver_delay_ms, error_rate=wh.receiver_error_rate, seed=seed)
+        # Every fault (slow, failing, down) is timed from the window by the webhook measurement:
+        # set-up runs against a healthy receiver.
+        faults = Faults(seed=seed)
         self.receiver = Receiver.start_in(scratch / "webhook", faults, cpus=cpus, nice=self.nice)
         return self.receiver
 
@@ -57,10 +59,12 @@ class LocalBackend:
     def _cluster(self) -> LocalCluster:
         if self.cluster is None:
             assert self.scratch is not None, "at() first"
+            log_dir = self.audit_log_root / self.scratch.name if self.audit_log_root is not None else None
             self.cluster = LocalCluster(audit=audit_settings(self.variant), binaries=self.bins,
                                         run_dir=self.scratch / "cluster",
                                         webhook_kubeconfig=self.receiver.kubeconfig_path if self.receiver else None,
-                                        control_plane_cpus=self.cp_cpus, nice=self.nice)
+                                        control_plane_cpus=self.cp_cpus, nice=self.nice, audit_log_dir=log_dir,
+                                        scratch_paths=(self.scratch,) + ((log_dir,) if log_dir else ()))
         return self.cluster
 
     def __enter__(self) -> LocalBackend:

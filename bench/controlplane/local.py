@@ -46,7 +46,12 @@ class LocalCluster:
     Without a ``run_dir`` the cluster makes a private temporary one and removes it on stop,
     unless the start failed (its logs are then kept for the error message that names them).
     ``control_plane_cpus`` pins etcd, kube-apiserver and kube-controller-manager before exec,
-    so every thread they ever start runs on that set; GOMAXPROCS matches its size."""
+    so every thread they ever start runs on that set; GOMAXPROCS matches its size.
+
+    ``audit_log_dir`` puts the audit log somewhere else than ``run_dir/audit`` (another disk,
+    a small tmpfs to see a full disk); the caller removes it. ``scratch_paths`` are the
+    caller's own scratch directories: `auditbench cleanup` and the next cluster start remove
+    them if the harness dies without doing so (names must start with "auditbench-")."""
 
     audit: AuditSettings = field(default_factory=AuditSettings)
     binaries: Binaries | None = None
@@ -59,6 +64,8 @@ class LocalCluster:
     ready_timeout: float = 60.0
     shutdown_grace: float = 15.0
     with_controller_manager: bool = True
+    audit_log_dir: Path | None = None
+    scratch_paths: tuple[Path, ...] = ()
 
     def __post_init__(self) -> None:
         self.children: list[Child] = []
@@ -91,7 +98,7 @@ class LocalCluster:
     def audit_log_path(self) -> Path | None:
         if self.audit.policy is None or not self.audit.log.enabled:
             return None
-        return self._dir / "audit" / "audit.log"
+        return (self.audit_log_dir or self._dir / "audit") / "audit.log"
 
     @property
     def logs_dir(self) -> Path:
@@ -206,7 +213,7 @@ class LocalCluster:
         write_admin_kubeconfig(self._dir / "controller-manager.kubeconfig", self.server, self.ca_file,
                                self.identity("controller-manager").token, _KCM_USER)
         if self.audit_log_path is not None:
-            self.audit_log_path.parent.mkdir(parents=True, exist_ok=True)
+            self.audit_log_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # events may carry bodies
 
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -226,7 +233,7 @@ class LocalCluster:
         base = shm if self.etcd_on_tmpfs and shm.is_dir() and os.access(shm, os.W_OK) else self._dir
         self._etcd_dir = Path(tempfile.mkdtemp(prefix="auditbench-etcd-", dir=base))
         # A harness killed with SIGKILL cannot remove these; reap_orphans does, via etcd's record.
-        owned = (self._etcd_dir,) + ((self._dir,) if self._owns_run_dir else ())
+        owned = (self._etcd_dir,) + ((self._dir,) if self._owns_run_dir else ()) + self.scratch_paths
         p = self.ports
         child = self._spawn("etcd", [
             str(self.binaries.etcd),

@@ -95,8 +95,12 @@ class RowMaker:
                    head.stage, head.verb, resource_key(head), head.user.username, origin(head.userAgent), nbytes)
 
 
-def log_rows(paths: Iterable[Path]) -> Iterator[Row]:
-    """Rows of the events in log files (plain, rotated, .gz), in file order."""
+def log_rows(paths: Iterable[Path], damaged: list[str] | None = None) -> Iterator[Row]:
+    """Rows of the events in log files (plain, rotated, .gz), in file order.
+
+    A line that is not an event is an error, unless ``damaged`` is given: then it is noted
+    there ("file: line N") and skipped. The apiserver's own log may hold such a line: an
+    event whose write failed part way (a full disk, a kill) and that it counted as an error."""
     make = RowMaker()
     for source in reader.expand(paths) if paths else []:
         if source.kind is not SourceKind.LOG:
@@ -105,7 +109,10 @@ def log_rows(paths: Iterable[Path]) -> Iterator[Row]:
             try:
                 head = _HEAD.decode(line)
             except msgspec.DecodeError as exc:
-                raise InputError(source.path, f"line {n}", f"not an audit event: {exc}") from None
+                if damaged is None:
+                    raise InputError(source.path, f"line {n}", f"not an audit event: {exc}") from None
+                damaged.append(f"{source.path.name}: line {n}")
+                continue
             yield make(head, len(line) + 1)
 
 

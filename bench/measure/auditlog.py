@@ -122,10 +122,12 @@ class AuditLog(BaseMeasurement):
             return {}
         assert ctx.window is not None
         files = reader.log_files(live)
-        tallies = tally_rows(log_rows(files), ctx.window, ctx.bracket)
+        damaged: list[str] = []  # writes the apiserver failed part way (it counts them as errors)
+        tallies = tally_rows(log_rows(files, damaged), ctx.window, ctx.bracket)
         requests = ctx.requests_in_window or 0
         doc = log_figures(tallies, requests)
         doc["files"] = len(files)
         doc["bytes_on_disk"] = sum(p.stat().st_size for p in files)
-        doc["by_rule"] = rule_costs(files, ctx.variant.policy_path)
+        doc["damaged_lines"] = len(damaged)
+        doc["by_rule"] = rule_costs(files, ctx.variant.policy_path) if not damaged else []
         return doc

@@ -11,10 +11,11 @@ The backend (bench.backends: local, kind, external) is the cluster; the measurem
 are the ones whose needs its capabilities provide (no /proc for an apiserver elsewhere).
 
 A variant is "failed" when its control plane died during the run, when more of its
-requests failed than the traffic expects (MAX_ERROR_RATE), or when it had no window;
-"leaked" when a secret value reached an audit sink; "flagged" when its figures need a
-second look (counters that do not reconcile, a killed flush, a missed edge, a saturated
-load generator). Failures are recorded in the result, never raised (except Ctrl-C).
+requests failed than the traffic expects (MAX_ERROR_RATE), or when it had no window, and
+then keeps the evidence but no figures (bench.measure.failure); "leaked" when a secret
+value reached an audit sink; "flagged" when its figures need a second look (counters that
+do not reconcile, audit events lost, a killed flush, a missed edge, a saturated load
+generator). Failures are recorded in the result, never raised (except Ctrl-C).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from bench import __version__, atomic
 from bench.backends import for_variant
 from bench.backends.base import Backend, measurements_for
 from bench.controlplane.procs import measured_nice
-from bench.measure import reconcile
+from bench.measure import failure, reconcile
 from bench.measure.base import BaseMeasurement, Context, Window, create
 from bench.measure.client import MAX_ERROR_RATE, MAX_LAG_P99_MS
 from bench.results import store
@@ -63,6 +64,7 @@ class MeasureOptions:
     # Raise the measured processes' priority (control plane, Locust, receiver) above other
     # work on the machine, where allowed (root or CAP_SYS_NICE); recorded in the metadata.
     priority: bool = True
+    audit_log_dir: Path | None = None  # each variant's audit log in its own directory under it
     echo: Any = field(default=print, repr=False)
     target: Any = None  # a kind or external backend's run-level settings (bench.backends.prepare)
 
@@ -144,6 +146,8 @@ def measure_variant(
         meta["ended_at"] = store.utc_now()
         if not keep:
             shutil.rmtree(scratch, ignore_errors=True)
+            if options.audit_log_dir is not None:
+                shutil.rmtree(options.audit_log_dir / scratch.name, ignore_errors=True)
     try:
         return VariantResult.model_validate(doc)
     except ValueError as exc:  # a measurement that does not fit the schema is a failed variant, not a crash
@@ -327,7 +331,7 @@ def assemble(ctx: Context, got: dict[str, dict[str, Any]], errors: list[str]) ->
             "log": log, "webhook": wh, "reconciliation": rec,
             "canaries": got.get("canaries") or {"checked": 0, "leaked": []},
         },
-        "_died": ctx.stop.died_during_run + [f"{n} (seen exiting by /proc)" for n, f in proc.items() if f.get("exited_during_run")],
+        "_died": [failure.how_it_ended(n, exits.get(n)) for n in ctx.stop.died_during_run] + [f"{n} (seen exiting by /proc)" for n, f in proc.items() if f.get("exited_during_run")],
         "_errors": errors,
         "_measured": sorted(got),
     }
@@ -345,12 +349,12 @@ def judge(doc: dict[str, Any], max_error_rate: float) -> None:
         failed.append("no requests in the window")
     elif (t["error_rate"] or 0) > max_error_rate:
         failed.append(f"{t['failures']} of {t['requests']} requests failed ({t['error_rate']:.1%}, bound "
-                      f"{max_error_rate:.0%}): {t['errors_by_code']}")
+                      f"{max_error_rate:.0%}): {failure.describe_codes(t['errors_by_code'])}")
     leaked = doc["audit"]["canaries"].get("leaked") or []
     api_exit = doc["apiserver"].get("exit") or {}
     if api_exit.get("killed"):
         flags.append("kube-apiserver needed SIGKILL after SIGTERM: its audit backends did not finish flushing")
-    flags += reconcile.problems(doc["audit"]["reconciliation"])
+    flags += reconcile.problems(doc["audit"]["reconciliation"]) + reconcile.losses(doc["audit"]["reconciliation"])
     bracket = doc.get("metrics_bracket")
     if not bracket and measured is not None and "apiserver_metrics" not in measured:
         pass  # /metrics is not readable on this backend: said in the result's metadata, not a flag
@@ -369,6 +373,7 @@ def judge(doc: dict[str, Any], max_error_rate: float) -> None:
     doc["flags"] = flags
     if failed:
         doc["status"], doc["error"] = "failed", "; ".join(failed)
+        failure.withhold(doc)  # the evidence stays, no figure that reads as a measurement
     elif leaked:
         doc["status"] = "leaked"
         doc["error"] = (f"SECRET VALUES LEAKED into the audit output of {doc['variant_id']}: {'; '.join(leaked)} — "

@@ -12,7 +12,10 @@ no receiver did: the external backend) arrive late, in retried batches; they are
 ``backlog_events`` and left out of the lag, which would otherwise measure the gap between runs.
 On the local and kind backends the receiver starts before the apiserver, so there are none.
 
-Receiver faults that take it down start relative to the window, not to the receiver.
+Receiver faults are timed from the window, not from the receiver's start: slow answers and
+injected HTTP 500s cover the window (from its start edge to its end edge), and the receiver
+goes down a third into it. Set-up runs against a healthy receiver (a blocking webhook that
+is slow from the start keeps kube-apiserver from becoming ready at all).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any
 
 from bench.logs.heads import Batch, capture_batches
 from bench.measure.base import BaseMeasurement, Context, Edge, Window, register
+from bench.measure.plugin_errors import failed_in_log
 from bench.webhook.stats import LagHistogram, batch_range, size_quantile
 
 PERIODS = ("before", "in_window", "after_window", "flushed_at_shutdown")
@@ -93,12 +97,15 @@ def tally_batches(batches: Iterable[Batch], window: Window, sigterm_at: float | 
     ``since``: when the receiver started listening (earlier events are backlog)."""
     periods = {name: Period() for name in PERIODS}
     staged: Counter[str] = Counter()
+    held = 0.0  # the longest an event was stamped after its request arrived
     for batch in batches:
         name = period_of(batch.received_at, window, sigterm_at)
         periods[name].add(batch, since)
         if bracket is not None:
             staged[name] += sum(1 for r in batch.rows if bracket[0] <= r.staged < bracket[1])
-    return {"periods": periods, "staged_in_bracket": dict(staged)}
+        held = max([held, *(r.staged - r.received for r in batch.rows if r.stage != "RequestReceived"
+                            and not math.isnan(r.staged - r.received))])
+    return {"periods": periods, "staged_in_bracket": dict(staged), "held_max_s": held}
 
 
 def webhook_figures(tallies: dict[str, Any], window: Window) -> dict[str, Any]:
@@ -133,7 +140,14 @@ class Webhook(BaseMeasurement):
 
     def edge(self, ctx: Context, edge: Edge) -> None:
         wh = ctx.variant.webhook
-        if edge != "start" or ctx.receiver is None or wh is None or not wh.receiver_down_for_s:
+        if ctx.receiver is None or wh is None:
+            return
+        if wh.receiver_delay_ms or wh.receiver_error_rate:
+            if edge == "start":
+                ctx.receiver.set_faults(wh.receiver_delay_ms, wh.receiver_error_rate)
+            else:
+                ctx.receiver.set_faults()
+        if edge != "start" or not wh.receiver_down_for_s:
             return
         # The receiver goes down a third into the window, for the configured time.
         delay = (ctx.variant.load.duration_s or 30.0) / 3
@@ -164,4 +178,8 @@ class Webhook(BaseMeasurement):
         doc["http_errors_by_code"] = final.get("http_errors_by_code", {})
         doc["rejected"] = final.get("rejected", {})
         doc["receiver_down_at"] = self.down_at
+        if ctx.bracket is not None:  # failures by when their request arrived (bench.measure.plugin_errors)
+            failed = failed_in_log(ctx.cluster.logs_dir / "kube-apiserver.log", ctx.bracket, tallies["held_max_s"])
+            doc["failed_in_bracket"] = failed.in_span["webhook"]
+            doc["failed_near_edges"] = {"start": failed.near_start["webhook"], "end": failed.near_end["webhook"]}
         return doc

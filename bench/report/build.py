@@ -21,6 +21,7 @@ from bench.report.junit import junit_xml
 from bench.report.perfdata import perfdata
 from bench.report.render import render
 from bench.results import store
+from bench.results.schema import MEASURED
 
 LATENCY_COLUMNS = [("client_p50_ms", "client p50 ms"), ("client_p99_ms", "client p99 ms"),
                    ("server_p50_ms", "server p50 ms"), ("server_p99_ms", "server p99 ms"),
@@ -155,7 +156,7 @@ def _rule_costs(results: list) -> list[dict[str, Any]]:
     seen: dict[str, dict[str, Any]] = {}
     for r in sorted(results, key=lambda r: (r.variant_id, r.repeat)):
         log = r.audit.log if r.audit else None
-        if r.variant_id in seen or log is None or not getattr(log, "by_rule", None):
+        if r.variant_id in seen or r.status not in MEASURED or log is None or not getattr(log, "by_rule", None):
             continue
         total = sum(row["bytes"] for row in log.by_rule) or 1
         seen[r.variant_id] = {"variant_id": r.variant_id, "repeat": r.repeat, "policy": r.variant.policy,

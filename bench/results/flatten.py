@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.results.schema import VariantResult
+from bench.results.schema import MEASURED, VariantResult
 
 
 def _div(a: float | None, b: float | None) -> float | None:
@@ -127,5 +127,19 @@ def _volume(r: VariantResult, log: Any, wh: Any, requests: int | None) -> dict[s
     return {"bytes_per_request": bpr, "events_per_request": epr}
 
 
+# What a failed or timed-out variant's row keeps: counts that explain it (bench.measure.failure).
+# Its other figures (latency, CPU, rates, per-request volumes) are left empty here too, since
+# derived ones (bytes / requests) would otherwise be recomputed from the counts.
+_NOT_MEASURED_KEEP = frozenset({
+    "requests", "failures", "error_rate", "window_s", "bracket_coverage", "audit_events_total",
+    "audit_errors", "drops", "requests_rejected", "log_events", "log_files", "webhook_batches",
+    "webhook_events", "webhook_http_errors", "webhook_flushed_events", "canary_leaks", "unreconciled_backends",
+})
+
+
 def flatten(r: VariantResult) -> dict[str, Any]:
-    return {**_descriptors(r), **_latency(r), **_costs(r), **_audit(r)}
+    row = {**_descriptors(r), **_latency(r), **_costs(r), **_audit(r)}
+    if r.status not in MEASURED:
+        descriptors = _descriptors(r)
+        row = {k: (v if k in descriptors or k in _NOT_MEASURED_KEEP else None) for k, v in row.items()}
+    return row

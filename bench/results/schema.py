@@ -10,6 +10,9 @@ old reader would misread; never change the meaning of an existing field):
       first bucket), process CPU lists and exits. Webhook `batches`/`events`/`bytes` and
       audit `metrics` now cover the window only (in 1 they spanned the whole run). A
       version-1 document loads with a flag saying its figures were not on one window.
+      Added since, optional: audit.log.damaged_lines (lines a failed write cut short),
+      audit.webhook.failed_in_bracket and failed_near_edges (events not delivered, by
+      their request's arrival).
 
 Numbers are None where a measurement did not apply (no log backend, a failed variant).
 Models forbid unknown keys so a writer's typo fails at write time, not in a report.
@@ -235,6 +238,7 @@ class AuditLogStats(_Doc):
     origin: dict[str, dict[str, Any]] = {}
     outside_window: dict[str, Any] = {}
     staged_in_bracket: int | None = None  # all events processed inside the /metrics bracket
+    damaged_lines: int | None = None  # lines cut short by a failed write (full disk, kill): not events
     # Per policy rule over the whole log (set-up and background included):
     # [{"rule", "level", "description", "events", "bytes"}], most bytes first.
     by_rule: list[dict[str, Any]] = []
@@ -276,6 +280,13 @@ class WebhookStats(_Doc):
     staged_in_bracket: dict[str, int] = {}  # events processed in the bracket, by arrival period
     receiver_down_at: float | None = None
     backlog_events: int | None = None  # in-window events staged before the receiver listened (not in lag_ms)
+    # events the apiserver gave up delivering whose request arrived in the /metrics bracket
+    # (its log of impacted events), for the reconciliation: the error counter counts them
+    # when their batch fails, which may be after events from before the window
+    failed_in_bracket: int | None = None
+    # of those, how many arrived close enough before the bracket's start / end (closer than the
+    # longest an event waited to be stamped) to have been stamped on the other side
+    failed_near_edges: dict[str, int] = {}
     dropped_reported: int | None = None  # schema 1 only
     delivery_span_s: float | None = None  # schema 1 only: first to last batch arrival
 

@@ -41,6 +41,7 @@ from bench.traffic.catalog import long_running_classes
 from bench.traffic.layout import Layout, new_prefix
 from bench.traffic.profiles import DEFAULT_FILE, load_profile
 from bench.traffic.transport import LOOPBACK
+from bench.traffic.recorder import DRAIN_S
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 Mode = Literal["closed", "open"]
@@ -64,6 +65,7 @@ class RemoteWorkers:
     port: int = 5557  # Locust's default master port
     join_key: str = ""
     join_timeout_s: float = 120.0
+RUN_TIME_MARGIN_S = 30  # Locust's -t beyond the window and drain (see _LocustRun.run)
 
 
 @dataclass(frozen=True)
@@ -301,9 +303,14 @@ class _LocustRun:
         return child.start()
 
     def run(self, timer: EdgeTimer | None = None) -> None:
-        # Hard bound for Locust itself; our locustfile ends the window precisely before it (a
-        # master ends the run as soon as every worker has reported its window's end).
-        run_time = f"{math.ceil(self.run_s) + (10 if self.total else 2)}s"
+        # A last-resort bound (a master ends the run as soon as every worker has reported
+        # its window's end) for Locust itself: our locustfile ends the window and the drain
+        # after it (DRAIN_S). Its -t timer counts from when gevent's loop was created, not from
+        # when it is set (a gevent timer started before the loop first runs fires early by the
+        # time in between: seconds of imports on a busy machine, measured here cutting the
+        # window at 5.6 of 8 s). So the margin is wide; the harness's own deadline (_wait) stays
+        # the bound that matters.
+        run_time = f"{math.ceil(self.run_s + DRAIN_S) + RUN_TIME_MARGIN_S + (10 if self.total else 0)}s"
         common = ["--headless", "-u", str(self.users), "-r", str(self.users), "-t", run_time,
                   "--only-summary", "--host", self.server, "--stop-timeout", "0", "--exit-code-on-error", "0"]
         join_s = self.remote.join_timeout_s if self.remote else 60.0

@@ -10,7 +10,9 @@ Every request is recorded by a request-event listener at full resolution (Locust
 FastHttpUser reports response_time as a float of perf_counter milliseconds): a single
 process writes its CSV sample file; a worker ships its rows and canaries to the master in
 custom messages (bench.traffic.transport), and the master writes them per worker. Requests
-that start during the warm-up are only counted.
+that start during the warm-up are only counted. A request belongs to the window by its start;
+when the window ends, requests in flight get DRAIN_S to finish, and those still unanswered are
+recorded as failed (bench.traffic.recorder).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from bench.traffic.catalog import ANONYMOUS
 from bench.traffic.layout import Layout
 from bench.traffic.profiles import load_profile
 from bench.traffic import transport
-from bench.traffic.recorder import SampleWriter
+from bench.traffic.recorder import DRAIN_S, InFlight, SampleWriter
 from bench.traffic.schedule import Schedule
 
 
@@ -137,6 +139,8 @@ class ProcessState:
         self.warmup = 0
         self.after_window = 0
         self.failures = 0
+        self.unfinished = 0
+        self.in_flight = InFlight()
         self.pacer: Pacer | None = None
         self.watches = Group()
         self.user_ids = itertools.count()
@@ -167,6 +171,7 @@ class ProcessState:
             # a worker's edges reach the master in its progress messages instead.
             write_json(Path(CONFIG["samples_dir"]) / f"window-{PROC}.json",
                        {"proc": PROC, "record_from": self.record_from, "record_to": self.record_to})
+            gevent.spawn(self._stop_at_window_end, environment)
 
     def _start_worker(self, environment: Any) -> None:
         from bench.traffic import distributed
@@ -181,11 +186,15 @@ class ProcessState:
         """A worker's window ends on time even if every user is stuck in a slow request."""
         gevent.sleep(max(0.0, self.record_from - time.time()))
         self.cpu_at_start = time.process_time()
-        gevent.sleep(max(0.0, self.record_to - time.time()))
-        if not self.stopping:
-            self.stopping = True
-            self.stopped_at = self.record_to
-        self.send_done(environment)
+        self._stop_at_window_end(environment)
+
+    def _stop_at_window_end(self, environment: Any) -> None:
+        # By the wall clock, whether or not a user is free to notice: every one of them may be
+        # waiting on a server that hangs (etcd gone, a blocking audit webhook retrying). A
+        # long gevent sleep may fire early (see bench.traffic.launcher), so it is polled.
+        while not self.stopping and time.time() < self.record_to:
+            gevent.sleep(min(0.05, max(0.0, self.record_to - time.time())))
+        self._begin_stop(environment)
 
     def progress(self) -> dict[str, Any]:
         return {"proc": PROC, "pid": os.getpid(), "host": socket.gethostname(), "now": time.time(),
@@ -195,34 +204,61 @@ class ProcessState:
                 "late_slots": self.pacer.late if self.pacer else 0}
 
     def should_stop(self) -> bool:
-        return time.time() >= self.record_to or self.full()
+        return self.stopping or time.time() >= self.record_to or self.full()
 
     def full(self) -> bool:
         max_requests = CONFIG.get("max_requests")
         return bool(max_requests) and self.recorded >= max_requests
 
     def stop_users(self, environment: Any) -> None:
-        """The window is over: stop this process's users (and the whole run when local; a
-        worker reports to the master, which ends the run once every worker has)."""
-        if not self.stopping:
-            self.stopping = True
-            self.stopped_at = min(time.time(), self.record_to)
-            if isinstance(environment.runner, LocalRunner):
-                gevent.spawn(environment.runner.quit)
-            elif self.send is not None:
-                self.send_done(environment)
+        """The window is over (or the request count reached): stop this user."""
+        self._begin_stop(environment)
         raise StopUser()
+
+    def _begin_stop(self, environment: Any) -> None:
+        """No request starts after this. After the drain a single process quits; a worker
+        reports to the master, which ends the run once every worker has."""
+        if self.stopping:
+            return
+        self.stopping = True
+        self.stopped_at = min(time.time(), self.record_to)
+        if isinstance(environment.runner, LocalRunner) or self.send is not None:
+            gevent.spawn(self._end_after_drain, environment)
+
+    def _end_after_drain(self, environment: Any) -> None:
+        # Users stop at their next send; the ones waiting for an answer get DRAIN_S for it.
+        deadline = time.time() + DRAIN_S
+        while len(self.in_flight) and time.time() < deadline:
+            gevent.sleep(0.02)
+        if self.send is not None:
+            self.send_done(environment)
+        else:
+            environment.runner.quit()
+
+    def begin(self, req: Req) -> None:
+        now = time.time()
+        slot = getattr(CURRENT, "slot", None)
+        self.in_flight.begin(gevent.getcurrent(), now, req.cls, req.method,
+                             max(0.0, (now - slot) * 1000.0) if slot is not None else 0.0)
+
+    def _flush_in_flight(self) -> None:
+        """Requests of the window still unanswered: failed rows (status UNFINISHED)."""
+        if self.writer is not None:
+            self.unfinished += self.in_flight.flush_unfinished(self.writer, self.record_from, self.record_to, time.time())
 
     def on_request(self, name: str, request_type: str, response_time: float, response_length: int,
                    start_time: float | None, response: Any, exception: Any) -> None:
+        self.in_flight.end(gevent.getcurrent())  # the event fires in the sending greenlet
         if self.writer is None:
             return
         t = start_time if start_time is not None else time.time() - response_time / 1000.0
         if t < self.record_from:
             self.warmup += 1
             return
-        if t >= self.record_to or self.stopping or self.full():
-            self.after_window += 1  # a bounded request count is exact: in-flight extras are not recorded
+        if t >= self.record_to or self.full():
+            # By start: an answer during the drain still counts. A bounded request count is
+            # exact: in-flight extras are not recorded.
+            self.after_window += 1
             return
         status = getattr(response, "status_code", 0) or 0
         ok = exception is None
@@ -238,7 +274,8 @@ class ProcessState:
         return {
             "proc": PROC, "pid": os.getpid(), "host": socket.gethostname(), "users": users,
             "started_at": self.started_at, "record_from": self.record_from, "record_to": end,
-            "recorded": self.recorded, "failures": self.failures, "warmup": self.warmup,
+            "recorded": self.recorded, "failures": self.failures + self.unfinished, "unfinished": self.unfinished,
+            "warmup": self.warmup,
             "after_window": self.after_window, "target_rps": CONFIG.get("target_rps"),
             "late_slots": self.pacer.late if self.pacer else 0,
             "max_lateness_s": self.pacer.max_lateness if self.pacer else 0.0,
@@ -250,6 +287,7 @@ class ProcessState:
         if self.done_sent or self.send is None or not isinstance(self.writer, transport.Outbox):
             return
         self.done_sent = True
+        self._flush_in_flight()
         self.writer.close()
         doc = self.summary(environment)
         doc.update(tally=self.writer.tally.as_dict(), canaries=getattr(self.canaries, "count", 0),
@@ -268,6 +306,7 @@ class ProcessState:
         if self.send is not None:
             self.send_done(environment)
             return
+        self._flush_in_flight()
         doc = self.summary(environment)
         self.writer.close()
         if self.canaries is not None:
@@ -385,6 +424,7 @@ class KubeUser(FastHttpUser):
         if data is not None:
             headers["Content-Type"] = req.content_type or "application/json"
         session = self.watch_client if req.stream else self.client
+        STATE.begin(req)
         with session.request(req.method, req.path, name=req.cls, data=data, headers=headers,
                              catch_response=True, stream=req.stream) as resp:
             status = resp.status_code

@@ -1,8 +1,9 @@
 """Full-resolution latency samples: read, merge, summarize (pure; no locust import).
 
 Sample files are CSV with columns t (start, unix s), cls (request class), method, ms
-(duration, float), status (0 = no response), bytes, ok (1/0), lag_ms (open loop: send time
-minus scheduled start; 0 for closed loop). The final per-variant file
+(duration, float), status (0 = no response: refused, reset or timed out; -1 = still
+unanswered when the traffic stopped, bench.traffic.recorder.UNFINISHED), bytes, ok (1/0), lag_ms
+(open loop: send time minus scheduled start; 0 for closed loop). The final per-variant file
 is the same table gzip-compressed, sorted by t.
 """
 
@@ -19,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from bench.atomic import write_bytes
-from bench.traffic.recorder import COLUMNS
+from bench.traffic.recorder import COLUMNS, UNFINISHED
 
 PERCENTILES = (50.0, 90.0, 99.0, 99.9)
 _DTYPES = {"t": "float64", "cls": "string", "method": "string", "ms": "float64",
@@ -98,9 +99,14 @@ def summarize(df: pd.DataFrame, long_running: Iterable[str] = ()) -> dict[str, A
 
 
 def errors_by_code(df: pd.DataFrame) -> dict[str, int]:
-    """Failed requests (ok == 0) by HTTP status ("0" = no response)."""
+    """Failed requests (ok == 0) by HTTP status ("0" = no response, "unfinished" = no answer
+    when the traffic stopped)."""
     failed = df.loc[df["ok"] == 0, "status"]
-    return {str(code): int(n) for code, n in failed.value_counts().sort_index().items()}
+    return {_code(int(code)): int(n) for code, n in failed.value_counts().sort_index().items()}
+
+
+def _code(status: int) -> str:
+    return "unfinished" if status == UNFINISHED else str(status)
 
 
 def counts_by_class(df: pd.DataFrame) -> dict[str, int]:

@@ -242,6 +242,10 @@ async def _control(recv: Receiver, done: asyncio.Event) -> None:
         elif name == "down":
             loop.create_task(recv.go_down(float(cmd.get("seconds", 0))))
             _reply({"ok": True})
+        elif name == "faults":  # from now on: answer later, or with HTTP 500 (batches in flight keep theirs)
+            recv.cfg.delay_ms = float(cmd.get("delay_ms", 0.0))
+            recv.cfg.error_rate = float(cmd.get("error_rate", 0.0))
+            _reply({"ok": True})
         elif name == "stop":
             break
         else:

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.traffic.recorder import COLUMNS, SampleWriter
+from bench.traffic.recorder import COLUMNS, UNFINISHED, InFlight, SampleWriter
 from bench.traffic.samples import (errors_by_code, latency_summary, merge_sample_files, read_samples,
                                    status_by_class, summarize)
 
@@ -93,3 +93,25 @@ def test_writer_flushes_blocks_and_counts(tmp_path: Path) -> None:
     w.close()
     w.close()  # idempotent
     assert len(read_samples([tmp_path / "s.csv"])) == 7
+
+
+def test_requests_unanswered_when_the_traffic_stops_are_failures_not_lost(tmp_path: Path) -> None:
+    """A hung server's requests are rows (status UNFINISHED, not ok), so its slowest requests
+    cannot vanish from the record; only those started in the window, answered ones dropped."""
+    pending = InFlight()
+    pending.begin("g1", 100.5, "pods.get", "GET")
+    pending.begin("g2", 101.0, "pods.create", "POST", lag_ms=12.0)
+    pending.begin("g3", 99.0, "pods.get", "GET")  # started in the warm-up
+    pending.begin("g4", 109.0, "pods.get", "GET")  # answered
+    pending.end("g4")
+    pending.begin("g5", 110.0, "pods.get", "GET")  # after the window
+    w = SampleWriter(tmp_path / "s.csv")
+    assert pending.flush_unfinished(w, 100.0, 110.0, now=112.0) == 2
+    assert len(pending) == 0
+    w.close()
+    df = read_samples([tmp_path / "s.csv"])
+    assert list(df["status"]) == [UNFINISHED, UNFINISHED] and list(df["ok"]) == [0, 0]
+    assert list(df["ms"]) == pytest.approx([11_500.0, 11_000.0])  # waited until the stop: a lower bound
+    assert list(df["lag_ms"]) == pytest.approx([0.0, 12.0])
+    assert errors_by_code(df) == {"unfinished": 2}
+    assert summarize(df[df["ok"] == 1])["overall"]["count"] == 0

@@ -154,6 +154,28 @@ def test_go_down_on_demand(tmp_path: Path):
         assert _post(_pool(receiver), receiver, _body([_event(0)])) == 200
 
 
+def test_faults_set_while_running_then_cleared(tmp_path: Path):
+    """A measured variant's receiver is made slow and failing over its window only."""
+    with Receiver.start_in(tmp_path) as receiver:
+        pool = _pool(receiver)
+        assert _post(pool, receiver, _body([_event(0)])) == 200
+        receiver.set_faults(delay_ms=300, error_rate=1.0)
+        assert _post(pool, receiver, _body([_event(1)])) == 500
+        receiver.set_faults(delay_ms=300)
+        t = time.monotonic()
+        assert _post(pool, receiver, _body([_event(2)])) == 200
+        assert time.monotonic() - t >= 0.29
+        receiver.set_faults()
+        t = time.monotonic()
+        assert _post(pool, receiver, _body([_event(3)])) == 200
+        assert time.monotonic() - t < 0.25
+        with pytest.raises(InputError):
+            receiver.set_faults(error_rate=2.0)
+        final = receiver.stop()
+    assert final["events"] == 3 and final["http_errors_by_code"] == {"500": 1}
+    assert final["faults"]["delay_ms"] == 0 and final["faults"]["error_rate"] == 0
+
+
 def test_faults_are_validated():
     with pytest.raises(InputError):
         Faults(error_rate=1.5)
