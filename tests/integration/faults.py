@@ -70,7 +70,8 @@ class Fault(BaseMeasurement):
             self._filler = filler = ctx.cluster.audit_log_path.parent.parent / "filler"
             action = lambda: fill(filler)  # noqa: E731
         else:
-            record["pid"] = pid = os.getpid() if target == "harness" else ctx.cluster._child(target).pid  # noqa: SLF001
+            # ctx.cluster is the local backend; its LocalCluster knows the processes by name.
+            record["pid"] = pid = os.getpid() if target == "harness" else ctx.cluster.cluster._child(target).pid  # noqa: SLF001
             action = lambda: os.kill(pid, signal.SIGKILL)  # noqa: E731
         self._timer = threading.Timer(seconds, self._fire, (record, action))
         self._timer.daemon = True
