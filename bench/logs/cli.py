@@ -46,24 +46,13 @@ def detect_cmd(
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
 ) -> None:
     """The reference article's detections: secrets read by non-service-accounts, cluster-admin bindings, exec in production."""
-    from bench.logs import detect, render
-
     if detections:
         _detect_from_file(files, detections, fmt)
         return
-    findings = detect.detect(reader.expand(files), production_namespace)
-    if fmt is Format.json:
-        _print_json(
-            {
-                "detections": [
-                    {"name": f.detection.name, "title": f.detection.title, "jq": f"select({f.detection.jq})",
-                     "count": len(f.events), "events": f.events}
-                    for f in findings
-                ]
-            }
-        )
-    else:
-        render.print_findings(out, findings)
+    # The same code as the typer-free start (bench.logs.detect_cli) that bench.cli tries first.
+    from bench.logs.detect_cli import detect_command
+
+    detect_command(files, production_namespace, fmt)
 
 
 def _detect_from_file(files: list[Path], ref: str, fmt: Format) -> None:
