@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
-
-import typer
+from typing import TYPE_CHECKING
 
 from bench.errors import EnvironmentProblem, InputError
+
+if TYPE_CHECKING:
+    # Imported where used: `logs detect` starts without typer (and pydantic) when it can.
+    import typer
 
 
 def _root() -> None:
@@ -114,6 +117,8 @@ def build_app(args: Sequence[str]) -> typer.Typer:
     and a mistyped one register everything, so help lists all commands and click can
     suggest the closest name.
     """
+    import typer
+
     app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                       help="Measure what Kubernetes audit logging costs.")
     # A callback keeps `app` a group even when only one area is registered (typer runs
@@ -151,10 +156,28 @@ def _fail(line: str, code: int) -> None:
 
 
 def _run_app(args: Sequence[str]) -> int:
+    if list(args[:2]) == ["logs", "detect"]:
+        # The command timed against jq: run without typer when its command line is plain.
+        from bench.logs import detect_cli
+
+        lean = detect_cli.run(args[2:])
+        if lean is not None:
+            return lean
     # With standalone_mode=False click returns a command's exit code instead of exiting,
     # and raises its usage errors for us to print.
     rc = build_app(args)(args=list(args), prog_name="auditbench", standalone_mode=False)
     return rc if isinstance(rc, int) else 0
+
+
+class _NotRaised(Exception):
+    """Stands for typer's exceptions when typer was never imported (so none was raised)."""
+
+
+def _typer_exception(name: str) -> type[BaseException]:
+    # An `except` clause evaluates its class only when an exception reaches it.
+    module = sys.modules.get("typer")
+    exc = getattr(module, name, None) if module is not None else None
+    return exc if isinstance(exc, type) and issubclass(exc, BaseException) else _NotRaised
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -169,15 +192,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         _fail(exc.line(), 2)
     except EnvironmentProblem as exc:
         _fail(str(exc), 3)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort as exc:
+    except _typer_exception("Exit") as exc:
+        sys.exit(exc.exit_code)  # type: ignore[attr-defined]
+    except _typer_exception("Abort") as exc:
         # click turns an EOFError inside a command into Abort: that is a file ending
         # early (a truncated .gz), not the user interrupting.
         cause = exc.__cause__ or exc.__context__
         if isinstance(cause, EOFError):
             _fail(f"unexpected end of input: {cause}", 2)
         sys.exit(130)
+    except EOFError as exc:  # the same, from a command run without click (logs detect)
+        _fail(f"unexpected end of input: {exc}", 2)
     except KeyboardInterrupt:
         sys.exit(terminated_exit_code() or 130)
     except OSError as exc:

@@ -46,24 +46,13 @@ def detect_cmd(
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
 ) -> None:
     """The reference article's detections: secrets read by non-service-accounts, cluster-admin bindings, exec in production."""
-    from bench.logs import detect, render
-
     if detections:
         _detect_from_file(files, detections, fmt)
         return
-    findings = detect.detect(reader.expand(files), production_namespace)
-    if fmt is Format.json:
-        _print_json(
-            {
-                "detections": [
-                    {"name": f.detection.name, "title": f.detection.title, "jq": f"select({f.detection.jq})",
-                     "count": len(f.events), "events": f.events}
-                    for f in findings
-                ]
-            }
-        )
-    else:
-        render.print_findings(out, findings)
+    # The same code as the typer-free start (bench.logs.detect_cli) that bench.cli tries first.
+    from bench.logs.detect_cli import detect_command
+
+    detect_command(files, production_namespace, fmt)
 
 
 def _detect_from_file(files: list[Path], ref: str, fmt: Format) -> None:
@@ -94,26 +83,34 @@ def _detect_from_file(files: list[Path], ref: str, fmt: Format) -> None:
 
 @app.command("bench")
 def bench_cmd(
-    size: str = typer.Option("1GB", "--size", help="Size of the synthetic log (e.g. 200MB, 1GB)."),
-    keep: bool = typer.Option(False, "--keep", help="Keep the generated log."),
-    directory: Optional[Path] = typer.Option(None, "--dir", help="Where to write the log (default: a temp dir)."),
-    seed: int = typer.Option(1, "--seed", help="Seed of the synthetic log."),
+    size: str = typer.Option("300MB", "--size", help="Size of each synthetic log (e.g. 300MB, 1GB)."),
+    kinds: str = typer.Option("small,bodies", "--kind", help="Kinds of log, comma-separated: small (~1 KB Metadata/Request events), bodies (RequestResponse bodies too)."),
+    keep: bool = typer.Option(False, "--keep", help="Keep the generated logs."),
+    directory: Optional[Path] = typer.Option(None, "--dir", help="Where to write the logs (default: a temp dir)."),
+    seed: int = typer.Option(1, "--seed", help="Seed of the synthetic logs."),
     jq: str = typer.Option("/usr/bin/jq", "--jq", help="The jq binary to compare against."),
-    queries: Optional[str] = typer.Option(None, "--queries", help="Comma-separated subset of queries to run."),
+    queries: Optional[str] = typer.Option(None, "--queries", help="Comma-separated subset of queries to run (detect_e2e: `auditbench logs detect` end to end)."),
     repeat: int = typer.Option(3, "--repeat", min=1, help="auditbench runs per query (the median counts)."),
+    jq_repeat: int = typer.Option(1, "--jq-repeat", min=1, help="jq runs per query (the median counts)."),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
 ) -> None:
-    """Generate a synthetic audit log and time each query: auditbench MB/s next to jq on the same file."""
-    from bench.logs import benchmark
-
+    """Generate synthetic audit logs and time each query: auditbench next to jq on the same file, and
+    `auditbench logs detect` end to end against the article's jq commands."""
+    from bench.errors import InputError
+    from bench.logs import benchmark, synth
     from bench.outputs import output_dir
 
     if directory is not None:
         output_dir(directory, "--dir")
     selected = [q.strip() for q in queries.split(",")] if queries else None
+    chosen = [k.strip() for k in kinds.split(",") if k.strip()]
+    bad = [k for k in chosen if k not in synth.PROFILES]
+    if bad or not chosen:
+        raise InputError(None, "--kind", f"choose from {', '.join(synth.PROFILES)}, got {kinds!r}")
     report = benchmark.run_benchmark(
         size_bytes=benchmark.parse_size(size), directory=directory, keep=keep, seed=seed, jq=jq,
-        queries=selected, repeat=repeat, echo=(lambda m: out.print(m, highlight=False)) if fmt is not Format.json else None,
+        queries=selected, repeat=repeat, kinds=chosen, jq_repeat=jq_repeat,  # type: ignore[arg-type]
+        echo=(lambda m: out.print(m, highlight=False)) if fmt is not Format.json else None,
     )
     if fmt is Format.json:
         _print_json(report)

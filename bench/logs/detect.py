@@ -9,84 +9,133 @@ The article's expressions (run as ``jq 'select(...)' audit.log``):
 - exec in production: ``.objectRef.resource == "pods" and
   .objectRef.subresource == "exec" and .objectRef.namespace == "production"``
 
-How: DuckDB keeps only lines that contain every string literal a match needs, in
-its JSON-encoded form, then only those whose fields (DuckDB's JSON functions) meet
-the expression; a line whose strings use ``\\u`` escapes is always kept, as it could
-spell a literal differently. Each kept line is then parsed in Python and judged
-with jq's rules: a field of null is null, a field of a
-non-object is an error, startswith on a non-string is an error, and an input whose
-expression errors is not output (jq prints an error and goes on).
+Each is a list of conditions (``Condition``), from which its jq text and its SQL are
+derived. What jq does with them, per input:
 
-Limits: jq resolves a duplicate key to its last value, DuckDB to its first, so a line
-with duplicate keys (the apiserver never writes one) may be judged differently. jq
-stops at the first line that is not JSON; here only lines that could match are parsed.
+- ``.a.b`` of null is null, of a non-object an error; ``x == "s"`` is true only for the
+  string "s"; ``startswith`` on a non-string is an error; ``and`` stops at the first false.
+- An input whose expression errors is not output (jq prints the error and goes on), so an
+  event is selected exactly when every condition is true: for these conditions, when the
+  value at each path is a string that equals (or does not start with) the literal.
+
+How, in one DuckDB pass over the lines, the judging included:
+
+1. Needles: a line can only match if it contains each literal of an equality as JSON text
+   (``"secrets"``), unless an escape could spell one of the literal's characters another
+   way (``\\u0065`` for e; Go's ``\\u0026`` for & in URIs cannot). DuckDB keeps the lines
+   that contain the needles, or such an escape, at close to memory speed.
+2. SQL: the few lines kept are parsed once; each condition is decided on the JSON value at
+   its path, NULL when the path is missing or runs through a non-object: the value must be
+   a string (not null, a number, a list or an object) equal to, or not starting with, the
+   literal. That is jq's answer, so no line needs a second look in Python.
+
+Residual differences from jq, none of which the apiserver's log backend writes: a
+duplicate key is read at its first value (jq: the last); jq stops at the first line that
+is not JSON (and reads several JSON values on one line), here only the lines kept are
+parsed, one event per line; invalid UTF-8 is refused (exit 2, naming the line) where jq
+substitutes U+FFFD. tests/unit/test_logs_detect.py checks all else against jq itself.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-import duckdb
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal
 
 from bench.errors import InputError
 from bench.logs import query
 from bench.logs.reader import Source
 
-_ERROR = object()  # a jq runtime error for this input
+if TYPE_CHECKING:
+    from bench.logs.query import Connection
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Characters a needle may hold: printable ASCII that JSON text writes as itself. The rest
+# may be escaped (\", \\, \/) or are escaped by Go's encoder (<, >, & as \u003c...).
+_PLAIN = frozenset(chr(c) for c in range(0x20, 0x7F)) - set('"\\/<>&')
+_GO_ESCAPED = (0x26, 0x3C, 0x3E)  # &, <, >: Go writes them as \u0026, \u003c, \u003e, in URIs above all
 
 
-def jq_path(doc: Any, *keys: str) -> Any:
-    """``.a.b.c`` with jq's rules: null propagates, indexing a non-object errors."""
-    cur = doc
-    for k in keys:
-        if cur is None:
-            return None
-        if not isinstance(cur, dict):
-            return _ERROR
-        cur = cur.get(k)
-    return cur
+@dataclass(frozen=True)
+class Condition:
+    """``.path == "value"`` or ``(.path | startswith("value") | not)``, with jq's semantics."""
 
+    path: tuple[str, ...]
+    op: Literal["==", "not startswith"]
+    value: str
 
-def _eq(value: Any, want: str) -> bool | object:
-    return _ERROR if value is _ERROR else (isinstance(value, str) and value == want)
+    def __post_init__(self) -> None:
+        if not self.path or not all(_IDENT.fullmatch(k) for k in self.path):
+            raise ValueError(f"a condition's path is plain keys, got {self.path!r}")
+
+    @property
+    def dotted(self) -> str:
+        return ".".join(self.path)
+
+    def jq(self) -> str:
+        lit = json.dumps(self.value, ensure_ascii=False)
+        if self.op == "==":
+            return f".{self.dotted} == {lit}"
+        return f"(.{self.dotted} | startswith({lit}) | not)"
+
+    def sql(self, v: str) -> str:
+        """True exactly when jq's condition is true; ``v`` is the JSON value at the path (NULL
+        when the path is missing or runs through a non-object, where jq gives null or errors)."""
+        if set(self.value) <= _PLAIN:
+            # DuckDB writes the value back as JSON text, and a plain literal has one spelling:
+            # comparing text is exact and saves parsing the value once per condition.
+            text = f"{v}::VARCHAR"
+            if self.op == "==":
+                return f"({text} = {_sql_literal(json.dumps(self.value))})"
+            # A JSON string's text starts with '"'; any other value makes jq's startswith
+            # error, and an input whose expression errors is not output.
+            return f"(starts_with({text}, '\"') AND NOT starts_with({text}, {_sql_literal(chr(34) + self.value)}))"
+        lit = _sql_literal(self.value)
+        if self.op == "==":
+            return f"(json_type({v}) = 'VARCHAR' AND ({v} ->> '$') = {lit})"
+        return f"(json_type({v}) = 'VARCHAR' AND NOT starts_with({v} ->> '$', {lit}))"
+
+    def needle(self) -> str | None:
+        """The literal as it must appear in a matching line's JSON text, if it can be searched for."""
+        if self.op == "==" and self.value and set(self.value) <= _PLAIN:
+            return json.dumps(self.value)
+        return None
 
 
 @dataclass(frozen=True)
 class Detection:
     name: str
     title: str
-    jq: str  # the article's expression, inside select(...)
-    needles: tuple[str, ...]  # literals every match contains, as they appear in JSON text
-    sql: str  # a DuckDB condition every match meets, on fields written as _X(path)
-    predicate: Callable[[Any], bool]  # jq's semantics, the final word
+    conditions: tuple[Condition, ...]
+    # A short piece of one literal starting with a rare character, searched first: DuckDB
+    # finds such a needle at close to memory speed (one starting with '"', the commonest
+    # character in JSON, is twice as slow). Empty: none.
+    first_needle: str = ""
+
+    def __post_init__(self) -> None:
+        if self.first_needle and not any(self.first_needle in n for n in self._literal_needles()):
+            raise ValueError(f"{self.name}: first needle {self.first_needle!r} is not part of a literal it needs")
+
+    @property
+    def jq(self) -> str:
+        """The expression inside select(...)."""
+        return " and ".join(c.jq() for c in self.conditions)
+
+    def _literal_needles(self) -> list[str]:
+        return [n for c in self.conditions if (n := c.needle()) is not None]
+
+    @property
+    def needles(self) -> tuple[str, ...]:
+        """Strings every matching line without a \\u escape contains, the cheapest first."""
+        literal = self._literal_needles()
+        return tuple(([self.first_needle] if self.first_needle and literal else []) + literal)
 
 
-def _all_true(*checks: Callable[[], bool | object]) -> bool:
-    # jq's `and`: left to right, stop at the first false; an error anywhere is no output.
-    for check in checks:
-        r = check()
-        if r is _ERROR or r is not True:
-            return False
-    return True
-
-
-def _not_service_account(doc: Any) -> bool | object:
-    name = jq_path(doc, "user", "username")
-    if not isinstance(name, str):
-        return _ERROR  # startswith() requires string inputs
-    return not name.startswith("system:serviceaccount:")
-
-
-_FIELD = re.compile(r"@@([A-Za-z.]+)@@")
-
-
-def _X(path: str) -> str:
-    """A field in a detection's SQL; _candidate_sql extracts all fields in one parse."""
-    return f"@@{path}@@"
+def _eq(*path: str, value: str) -> Condition:
+    return Condition(path, "==", value)
 
 
 def detections(production_namespace: str = "production") -> list[Detection]:
@@ -95,83 +144,103 @@ def detections(production_namespace: str = "production") -> list[Detection]:
         Detection(
             "secrets-read-by-non-serviceaccount",
             "Secrets read by users that are not service accounts",
-            '.objectRef.resource == "secrets" and .verb == "get" and '
-            '(.user.username | startswith("system:serviceaccount:") | not)',
-            ('secrets"', '"secrets"', '"get"'),
-            f"{_X('objectRef.resource')} = 'secrets' AND {_X('verb')} = 'get' "
-            f"AND NOT starts_with(coalesce({_X('user.username')}, ''), 'system:serviceaccount:')",
-            lambda d: _all_true(
-                lambda: _eq(jq_path(d, "objectRef", "resource"), "secrets"),
-                lambda: _eq(jq_path(d, "verb"), "get"),
-                lambda: _not_service_account(d),
-            ),
+            (_eq("objectRef", "resource", value="secrets"), _eq("verb", value="get"),
+             Condition(("user", "username"), "not startswith", "system:serviceaccount:")),
+            'secrets"',
         ),
         Detection(
             "clusterrolebinding-to-cluster-admin",
             "ClusterRoleBindings created to cluster-admin",
-            '.objectRef.resource == "clusterrolebindings" and .verb == "create" and '
-            '.requestObject.roleRef.name == "cluster-admin"',
-            ('bindings', '"clusterrolebindings"', '"create"', '"cluster-admin"'),
-            f"{_X('objectRef.resource')} = 'clusterrolebindings' AND {_X('verb')} = 'create' "
-            f"AND {_X('requestObject.roleRef.name')} = 'cluster-admin'",
-            lambda d: _all_true(
-                lambda: _eq(jq_path(d, "objectRef", "resource"), "clusterrolebindings"),
-                lambda: _eq(jq_path(d, "verb"), "create"),
-                lambda: _eq(jq_path(d, "requestObject", "roleRef", "name"), "cluster-admin"),
-            ),
+            (_eq("objectRef", "resource", value="clusterrolebindings"), _eq("verb", value="create"),
+             _eq("requestObject", "roleRef", "name", value="cluster-admin")),
+            "bindings",
         ),
         Detection(
             "exec-in-production",
             f"Exec into pods in namespace {ns}",
-            '.objectRef.resource == "pods" and .objectRef.subresource == "exec" and '
-            f".objectRef.namespace == {json.dumps(ns)}",
-            ('xec"', '"exec"', '"pods"', json.dumps(ns, ensure_ascii=False)),
-            f"{_X('objectRef.resource')} = 'pods' AND {_X('objectRef.subresource')} = 'exec' "
-            f"AND {_X('objectRef.namespace')} = {_sql_literal(ns)}",
-            lambda d: _all_true(
-                lambda: _eq(jq_path(d, "objectRef", "resource"), "pods"),
-                lambda: _eq(jq_path(d, "objectRef", "subresource"), "exec"),
-                lambda: _eq(jq_path(d, "objectRef", "namespace"), ns),
-            ),
+            (_eq("objectRef", "resource", value="pods"), _eq("objectRef", "subresource", value="exec"),
+             _eq("objectRef", "namespace", value=ns)),
+            'xec"',
         ),
     ]
 
 
 @dataclass
 class Finding:
+    """What one detection selected: the events' JSON lines, in input order."""
+
     detection: Detection
-    events: list[dict[str, Any]] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+
+    @cached_property
+    def events(self) -> list[dict[str, Any]]:
+        return [_parse(line) for line in self.lines]
+
+    def head(self, n: int) -> list[dict[str, Any]]:
+        """The first ``n`` events, parsing no more lines than that (a table shows a few)."""
+        return [_parse(line) for line in self.lines[:n]]
 
 
 def _sql_literal(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
 
-def _candidate_sql(relation: str, dets: Sequence[Detection]) -> str:
-    # One pass for all detections. Substring tests first, then one JSON parse per
-    # surviving line for all fields at once. Each detection's first needle is short and
-    # starts with a rare character: DuckDB searches such needles fastest (one starting
-    # with '"', the commonest character in JSON, is twice as slow).
-    # A line with \u escapes could spell a literal differently, so it skips the
-    # substring tests (DuckDB's JSON functions decode escapes).
-    paths: list[str] = []
+def _json_path(keys: Sequence[str]) -> str:
+    return _sql_literal("$" + "".join(f".{k}" for k in keys))
+
+
+def escapes_that_hide(needles: Iterable[str]) -> list[str]:
+    """The \\u escapes that could spell a character of the needles, as prefixes to search for.
+
+    Letters and digits can only be written as themselves or as \\u00XX (the other escapes
+    stand for quotes, slashes and control characters). A needle character's escape is
+    searched for by its first five characters (\\u006 covers a to o, in either case of the
+    last digit) unless Go writes other characters of that group escaped, which are common
+    (\\u0026 in every URI with two query parameters): then by its full spelling, both cases.
+    """
+    out: list[str] = []
+    for c in sorted({c for n in needles for c in n} - {'"'}):
+        code = ord(c)
+        if any(g >> 4 == code >> 4 for g in _GO_ESCAPED):
+            forms = [f"\\u{code:04x}", f"\\u{code:04X}"]
+        else:
+            forms = [f"\\u00{code >> 4:x}"]
+        out.extend(f for f in forms if f not in out)
+    return out
+
+
+def _escaped_sql(dets: Sequence[Detection]) -> str:
+    # A line whose needles may be spelled with escapes skips the needle test. The cheap
+    # test for any escape first: one in ten lines has one, nearly always Go's \u0026.
+    forms = escapes_that_hide(n for d in dets for n in d.needles)
+    if not forms:
+        return "false"
+    return "(contains(line, '\\u') AND (" + " OR ".join(f"contains(line, {_sql_literal(f)})" for f in forms) + "))"
+
+
+def candidate_sql(relation: str, dets: Sequence[Detection]) -> str:
+    """SQL giving (line, match_1, ..., match_n) for the lines any detection selects, in order."""
+    paths: list[tuple[str, ...]] = []
     for d in dets:
-        for p in _FIELD.findall(d.sql):
-            if p not in paths:
-                paths.append(p)
+        for c in d.conditions:
+            if c.path not in paths:
+                paths.append(c.path)
     prefilter = " OR ".join(
-        "(" + " AND ".join(f"contains(line, {_sql_literal(n)})" for n in d.needles) + ")" for d in dets
+        "(" + (" AND ".join(f"contains(line, {_sql_literal(n)})" for n in d.needles) or "true") + ")" for d in dets
     )
-    escaped = "contains(line, '\\u')"
-    conds = " OR ".join(
-        "(" + _FIELD.sub(lambda m: f"v[{paths.index(m.group(1)) + 1}]", d.sql) + ")" for d in dets
+    escaped = _escaped_sql(dets)
+    extract = "json_extract(line, [" + ", ".join(_json_path(p) for p in paths) + "])"
+    names = [f"m{i}" for i in range(len(dets))]
+    flags = ", ".join(
+        "(" + " AND ".join(c.sql(f"v[{paths.index(c.path) + 1}]") for c in d.conditions) + f") IS TRUE AS {n}"
+        for d, n in zip(dets, names)
     )
-    extract = "json_extract_string(line, [" + ", ".join(f"'$.{p}'" for p in paths) + "])"
-    # MATERIALIZED: otherwise DuckDB inlines v into the filter and parses a line once
-    # per field; the candidates are few, so holding them costs little.
+    # MATERIALIZED: otherwise DuckDB inlines v into every condition and parses a line once
+    # per field; the kept lines are few, so holding them costs little.
     return (
-        f"WITH cand AS MATERIALIZED (SELECT line, {extract} AS v FROM ({relation}) "
-        f"WHERE {prefilter} OR {escaped}) SELECT line FROM cand WHERE {conds}"
+        f"WITH cand AS MATERIALIZED (SELECT line, {extract} AS v FROM ({relation}) WHERE {prefilter} OR {escaped}), "
+        f"judged AS (SELECT line, {flags} FROM cand) "
+        f"SELECT line, {', '.join(names)} FROM judged WHERE {' OR '.join(names)}"
     )
 
 
@@ -182,27 +251,23 @@ def _parse(line: str) -> Any:
         raise InputError(None, None, f"an audit line is not valid JSON ({exc}): {line[:120]}") from None
 
 
-def judge(events: Iterable[Any], dets: Sequence[Detection]) -> list[Finding]:
-    """Apply each detection's jq semantics to parsed events, keeping input order."""
-    findings = [Finding(d) for d in dets]
-    for ev in events:
-        for f in findings:
-            if f.detection.predicate(ev):
-                f.events.append(ev)
-    return findings
-
-
 def detect(
     sources: list[Source],
     production_namespace: str = "production",
-    con: duckdb.DuckDBPyConnection | None = None,
+    con: Connection | None = None,
     only: Sequence[str] | None = None,
 ) -> list[Finding]:
     """Run the article's detections (or the ``only`` named ones) over audit files."""
     dets = [d for d in detections(production_namespace) if only is None or d.name in only]
+    findings = [Finding(d) for d in dets]
+    if not dets:
+        return findings
     con = con or query.connect()
-    rows = query.run(con, sources, lambda rel: _candidate_sql(rel, dets))
-    return judge((_parse(line) for (line,) in rows), dets)
+    for line, *flags in query.run(con, sources, lambda rel: candidate_sql(rel, dets)):
+        for f, hit in zip(findings, flags):
+            if hit:
+                f.lines.append(line)
+    return findings
 
 
 def finding_summary(ev: dict[str, Any]) -> dict[str, Any]:

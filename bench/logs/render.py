@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
 from bench.logs import detect as detect_mod
-from bench.logs.scan import Row, ScanResult
+
+if TYPE_CHECKING:
+    from bench.logs.scan import Row, ScanResult
 
 
 _MAX_ROWS = 20  # per breakdown in the text table; JSON has every row
@@ -58,7 +61,7 @@ def print_scan(console: Console, res: ScanResult) -> None:
 
 def print_findings(console: Console, findings: Sequence[detect_mod.Finding]) -> None:
     for f in findings:
-        n = len(f.events)
+        n = len(f.lines)
         style = "red" if n else "green"
         console.print(f"[bold {style}]{f.detection.title}: {n} event(s)[/bold {style}]", highlight=False)
         console.print(f"  jq 'select({f.detection.jq})'", highlight=False, soft_wrap=True)
@@ -68,7 +71,7 @@ def print_findings(console: Console, findings: Sequence[detect_mod.Finding]) -> 
         cols = ("time", "user", "verb", "namespace", "name", "stage", "code")
         for c in cols:
             t.add_column(c, overflow="fold")
-        for ev in f.events[:_MAX_FINDINGS]:
+        for ev in f.head(_MAX_FINDINGS):
             s = detect_mod.finding_summary(ev)
             t.add_row(*("" if s[c] is None else str(s[c]) for c in cols))
         console.print(t)

@@ -14,8 +14,6 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import duckdb
-
 from bench.logs import query, reader
 from bench.logs.reader import Source
 
@@ -107,7 +105,7 @@ class ScanResult:
         return doc
 
 
-def _group(con: duckdb.DuckDBPyConnection, column: str, limit: int | None = None) -> list[Row]:
+def _group(con: query.Connection, column: str, limit: int | None = None) -> list[Row]:
     lim = f" LIMIT {int(limit)}" if limit else ""
     rows = con.execute(
         f"SELECT {column}, count(*), sum(nbytes) FROM scan_events GROUP BY 1 ORDER BY 3 DESC, 2 DESC, 1{lim}"
@@ -115,7 +113,7 @@ def _group(con: duckdb.DuckDBPyConnection, column: str, limit: int | None = None
     return [Row(str(k), int(e), int(b)) for k, e, b in rows]
 
 
-def scan(sources: list[Source], top: int = 10, con: duckdb.DuckDBPyConnection | None = None) -> ScanResult:
+def scan(sources: list[Source], top: int = 10, con: query.Connection | None = None) -> ScanResult:
     """Summarize ``sources``: totals, per-dimension breakdowns, top users and objects."""
     con = con or query.connect()
     query.run(con, sources, lambda rel: _table_sql(rel, True), safe_build=lambda rel: _table_sql(rel, False))

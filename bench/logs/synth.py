@@ -7,6 +7,13 @@ ResponseStarted for watch/exec, ResponseComplete), users (humans, service accoun
 system components) and resources. A few events of each kind the reference article's
 detections look for are mixed in, so a benchmark of the detections finds something.
 
+Two profiles, the two kinds of log a cluster writes:
+- ``bodies`` (the default): the mix above, RequestResponse bodies included (~2.4 KB
+  per event on average, list responses up to tens of KB);
+- ``small``: the same requests under a policy that logs nothing above Request, so
+  RequestResponse becomes Metadata: ~1 KB Metadata/Request events, the common
+  production case (the reference article's policy is of this kind).
+
 Speed: bodies are serialized once into a pool and events are assembled by string
 formatting, so a 1 GB log takes seconds, not minutes.
 """
@@ -18,8 +25,12 @@ import os
 import random
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
+
+Profile = Literal["bodies", "small"]
+PROFILES: tuple[Profile, ...] = ("bodies", "small")
 
 _NAMESPACES = ["default", "production", "staging", "kube-system", "monitoring", "ci", "team-a", "team-b"]
 _HUMANS = [
@@ -320,25 +331,34 @@ def _event_lines(rng: random.Random, pools: _Pools, kind: _Kind, t: float) -> li
     return lines
 
 
-def iter_lines(seed: int = 1) -> Iterator[str]:
+def _kinds(profile: Profile) -> list[_Kind]:
+    if profile == "bodies":
+        return _KINDS
+    if profile == "small":
+        return [replace(k, level="Metadata") if k.level == "RequestResponse" else k for k in _KINDS]
+    raise ValueError(f"unknown profile {profile!r} (profiles: {', '.join(PROFILES)})")
+
+
+def iter_lines(seed: int = 1, profile: Profile = "bodies") -> Iterator[str]:
     """An endless, deterministic stream of audit log lines (without newlines)."""
     rng = random.Random(seed)
     pools = _Pools(rng)
-    weights = [k.weight for k in _KINDS]
+    kinds = _kinds(profile)
+    weights = [k.weight for k in kinds]
     t = 36000.0
     while True:
-        for kind in rng.choices(_KINDS, weights, k=1024):
+        for kind in rng.choices(kinds, weights, k=1024):
             t += rng.expovariate(200.0)
             yield from _event_lines(rng, pools, kind, t)
 
 
-def write_log(path: str | Path, size_bytes: int, seed: int = 1) -> tuple[int, int]:
+def write_log(path: str | Path, size_bytes: int, seed: int = 1, profile: Profile = "bodies") -> tuple[int, int]:
     """Write at least ``size_bytes`` of audit log lines to ``path``; returns (bytes, events)."""
     written = events = 0
     chunk: list[str] = []
     chunk_bytes = 0
     with open(path, "w", encoding="utf-8", newline="\n") as fh:
-        for line in iter_lines(seed):
+        for line in iter_lines(seed, profile):
             chunk.append(line)
             chunk_bytes += len(line) + 1  # ASCII only, so chars == bytes
             events += 1

@@ -55,10 +55,35 @@ def test_parse_size() -> None:
 
 
 def test_every_query_agrees_with_its_jq_form(jq: str, tmp_path: Path) -> None:
-    report = benchmark.run_benchmark(2_000_000, directory=tmp_path, keep=True, seed=2, jq=jq)
-    assert [q["name"] for q in report["queries"]] == [q.name for q in benchmark.queries()]
-    assert all(q["answers_agree"] for q in report["queries"]), [q["name"] for q in report["queries"] if not q["answers_agree"]]
-    assert (tmp_path / "audit.log").stat().st_size == report["bytes"]
+    report = benchmark.run_benchmark(2_000_000, directory=tmp_path, keep=True, seed=2, jq=jq, repeat=1)
+    assert [log["kind"] for log in report["logs"]] == ["small", "bodies"]
+    for log in report["logs"]:
+        names = [q["name"] for q in log["queries"]]
+        assert names == [q.name for q in benchmark.queries()] + [benchmark.END_TO_END]
+        assert all(q["answers_agree"] for q in log["queries"]), [q["name"] for q in log["queries"] if not q["answers_agree"]]
+        assert (tmp_path / f"audit-{log['kind']}.log").stat().st_size == log["bytes"]
+        e2e = log["queries"][-1]
+        assert e2e["command"] == "auditbench logs detect FILE" and e2e["jq_program"].count("jq -c") == 3
+        assert e2e["auditbench_cpu_seconds"] > 0 and e2e["jq_cpu_seconds"] > 0
+
+
+def test_the_two_kinds_of_log(tmp_path: Path) -> None:
+    small, bodies = tmp_path / "small.log", tmp_path / "bodies.log"
+    synth.write_log(small, 2_000_000, seed=4, profile="small")
+    synth.write_log(bodies, 2_000_000, seed=4, profile="bodies")
+    levels = {path: {json.loads(line)["level"] for line in path.read_text().splitlines()} for path in (small, bodies)}
+    assert levels[small] == {"Metadata", "Request"}
+    assert levels[bodies] == {"Metadata", "Request", "RequestResponse"}
+    mean = {p: p.stat().st_size / len(p.read_text().splitlines()) for p in (small, bodies)}
+    assert 700 < mean[small] < 1300 and mean[bodies] > 1.5 * mean[small]
+
+
+def test_end_to_end_alone(jq: str, tmp_path: Path) -> None:
+    report = benchmark.run_benchmark(500_000, directory=tmp_path, seed=3, jq=jq, repeat=1,
+                                     queries=[benchmark.END_TO_END], kinds=["small"])
+    (log,) = report["logs"]
+    assert [q["name"] for q in log["queries"]] == [benchmark.END_TO_END] and log["queries"][0]["answers_agree"]
+    assert not list(tmp_path.iterdir())  # the log is removed unless --keep
 
 
 def test_unknown_query_is_an_input_error(tmp_path: Path) -> None:
