@@ -114,7 +114,16 @@ def compare_rows(
 
 
 def load_key(row: pd.Series) -> str:
-    """A variant's offered load: "r<rate>" or "c<capacity fraction>" (open loop), or "closed"."""
+    """A variant's offered load: "r<rate>" or "c<capacity fraction>" (open loop), or "closed";
+    with a growth collection "|n<count>-s<size>k" follows, so variants pair with the baseline
+    that read the same collection."""
+    count, size = row.get("objects_count"), row.get("object_size_kb")
+    if count is not None and not pd.isna(count) and size is not None and not pd.isna(size):
+        return f"{_offered_key(row)}|n{int(count)}-s{float(size):g}k"
+    return _offered_key(row)
+
+
+def _offered_key(row: pd.Series) -> str:
     if row.get("mode") == "open":
         frac = row.get("rate_fraction")
         if frac is not None and not pd.isna(frac):

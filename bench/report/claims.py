@@ -69,7 +69,7 @@ def _settings(frame: pd.DataFrame) -> pd.DataFrame:
 def _load_order(s: pd.DataFrame, key: str) -> tuple[int, float]:
     """Prefer fixed rates (lowest first: furthest below saturation) over closed loop."""
     g = s[s["load_key"] == key]
-    if key == "closed" or g.empty:
+    if key.split("|")[0] == "closed" or g.empty:
         return (1, 0.0)
     rate = g["target_rps"].iloc[0]
     return (0, float(rate) if rate is not None and not pd.isna(rate) else 0.0)

@@ -77,6 +77,8 @@ class LoadSpec(_Doc):
     warmup_s: float = 0.0
     schedule: str | None = None  # open loop: constant | poisson
     rate_fraction: float | None = None  # target_rps as this fraction of the baseline's capacity
+    objects_count: int | None = None  # growth collection: this many configmaps ...
+    object_size_kb: float | None = None  # ... of this size (traffic.objects)
 
 
 class VariantSpec(_Doc):
@@ -85,6 +87,7 @@ class VariantSpec(_Doc):
     profile: str
     load: LoadSpec
     is_baseline: bool = False
+    series_interval_s: float | None = None  # scenario timeseries (bench.measure.series)
 
 
 class WindowInfo(_Doc):
@@ -306,6 +309,10 @@ class VariantResult(_Doc):
     samples_file: str | None = None  # relative to the run directory
     # scenario capacity.enabled: bench.analysis.probe.ProbeResult.as_dict() of this repeat
     capacity: dict[str, Any] | None = None
+    # scenario timeseries: bench.measure.series {interval_s, points, errors, window}
+    series: dict[str, Any] | None = None
+    # a growth collection (traffic.objects): bench.measure.growth {collection, by_kind, audit_source}
+    growth: dict[str, Any] | None = None
 
 
 class Step(_Doc):

@@ -68,6 +68,12 @@ class LoadSettings:
     warmup_s: float
     schedule: str = "constant"
     rate_fraction: float | None = None  # of the baseline's capacity (traffic.capacity_fractions)
+    objects_count: int | None = None  # growth collection (traffic.objects): configmaps ...
+    object_size_kb: float | None = None  # ... of this size each
+
+    @property
+    def objects(self) -> tuple[int, float] | None:
+        return (self.objects_count, self.object_size_kb) if self.objects_count and self.object_size_kb else None
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,7 @@ class Variant:
     is_baseline: bool
     backend: str
     timeout_s: float
+    series_interval_s: float | None = None  # scenario timeseries: per-second series (bench.measure.series)
 
     def audit_dict(self) -> dict[str, Any]:
         """The `variant.audit` section of a result document."""
@@ -104,8 +111,11 @@ class Variant:
                 "warmup_s": self.load.warmup_s,
                 "schedule": self.load.schedule if self.load.mode == "open" else None,
                 "rate_fraction": self.load.rate_fraction,
+                "objects_count": self.load.objects_count,
+                "object_size_kb": self.load.object_size_kb,
             },
             "is_baseline": self.is_baseline,
+            "series_interval_s": self.series_interval_s,
         }
 
 
@@ -170,21 +180,37 @@ def _webhook_part(wh: WebhookSettings | None) -> str | None:
     return part
 
 
-def _loads(s: Scenario) -> list[tuple[str | None, LoadSettings]]:
-    """(id part, load) per offered rate: ``r200`` for 200 req/s, ``c50`` for half the
-    baseline's capacity; no part for closed loop or a single ``target_rps``."""
+def _rate_part(s: Scenario, rate: float | None, fraction: float | None) -> str | None:
+    if fraction is not None:
+        return f"c{fraction * 100:g}"
+    return f"r{rate:g}" if s.traffic.rates is not None else None
+
+
+def objects_part(count: int, size_kb: float) -> str:
+    """``n1000-s16k``: 1,000 objects of 16 KB."""
+    return f"n{count}-s{size_kb:g}k"
+
+
+def _loads(s: Scenario, collection: bool = True) -> list[tuple[str | None, LoadSettings]]:
+    """(id part, load) per offered rate (and growth collection): ``r200`` for 200 req/s,
+    ``c50`` for half the baseline's capacity, ``n1000-s16k.r200`` with a collection; no part
+    for closed loop or a single ``target_rps``. ``collection``: whether the profile reads one."""
     t = s.traffic
+    points: list[tuple[int, float] | None] = list(t.objects.points()) if t.objects and collection else [None]
     out = []
-    for rate, fraction in t.offered():
-        load = LoadSettings(t.mode, t.users, rate, t.duration, t.requests, t.warmup, t.schedule, fraction)
-        if fraction is not None:
-            part: str | None = f"c{fraction * 100:g}"
-        elif t.rates is not None:
-            part = f"r{rate:g}"
-        else:
-            part = None
-        out.append((part, load))
+    for obj in points:
+        for rate, fraction in t.offered():
+            load = LoadSettings(t.mode, t.users, rate, t.duration, t.requests, t.warmup, t.schedule, fraction,
+                                *(obj or (None, None)))
+            parts = [objects_part(*obj) if obj else None, _rate_part(s, rate, fraction)]
+            out.append((".".join(p for p in parts if p) or None, load))
     return out
+
+
+def _reads_collection(profile: str) -> bool:
+    from bench.traffic.profiles import load_profile
+
+    return load_profile(profile).reads_collection
 
 
 def expand(scenario: Scenario, policies: Path | None = None) -> list[Variant]:
@@ -193,25 +219,29 @@ def expand(scenario: Scenario, policies: Path | None = None) -> list[Variant]:
     Combinations with neither backend enabled are left out: a policy with no backend
     audits nothing, which is the baseline's job.
     """
-    loads, timeout = _loads(scenario), scenario.variant_timeout_s()
+    timeout, series = scenario.variant_timeout_s(), scenario.timeseries
     logs, hooks = _log_options(scenario.audit.log), _webhook_options(scenario.audit.webhook)
+    loads = {p: _loads(scenario, scenario.traffic.objects is not None and _reads_collection(p))
+             for p in scenario.traffic.profiles}
+    profile_loads = [(p, pl) for p in scenario.traffic.profiles for pl in loads[p]]
     variants: list[Variant] = []
-    for entry, log, wh, profile, (rpart, load) in itertools.product(
-            scenario.policies, logs, hooks, scenario.traffic.profiles, loads):
+    for entry, log, wh, (profile, (rpart, load)) in itertools.product(
+            scenario.policies, logs, hooks, profile_loads):
         if log is None and wh is None:
             continue
         name = policy_name(entry)
         vid = ".".join(p for p in (name, _log_part(log), _webhook_part(wh), profile, rpart) if p)
         variants.append(
             Variant(vid, name, resolve_policy(entry, policies), profile, log, wh, load, False,
-                    scenario.backend, timeout)
+                    scenario.backend, timeout, series)
         )
     if not variants:
         raise InputError(None, "audit", "the matrix is empty: enable the log or the webhook backend")
     if scenario.baseline:
-        for profile, (rpart, load) in itertools.product(scenario.traffic.profiles, loads):
+        for profile, (rpart, load) in profile_loads:
             vid = ".".join(p for p in (BASELINE, profile, rpart) if p)
-            variants.append(Variant(vid, BASELINE, None, profile, None, None, load, True, scenario.backend, timeout))
+            variants.append(Variant(vid, BASELINE, None, profile, None, None, load, True, scenario.backend, timeout,
+                                    series))
     _check_unique(variants)
     return variants
 

@@ -25,6 +25,7 @@ from pydantic import (
 from bench.controlplane.audit import AuditSettings, BatchSettings, LogBackend, WebhookBackend
 from bench.durations import format_duration, parse_duration
 from bench.errors import InputError
+from bench.traffic.profiles import MAX_OBJECT_KB, MAX_OBJECTS, check_collection
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 # The audit settings' own defaults and constraints (bench.controlplane.audit): a scenario
@@ -205,6 +206,29 @@ def _known_profile(name: str) -> str:
     return name
 
 
+class ObjectsMatrix(_Strict):
+    """The growth collection as matrix dimensions: every count × every size (bulk.* classes)."""
+
+    count: _dimension(Annotated[int, Field(ge=1, le=MAX_OBJECTS)])  # type: ignore[valid-type]
+    size_kb: _dimension(Annotated[float, Field(gt=0, le=MAX_OBJECT_KB)])  # type: ignore[valid-type]
+
+    _unique = field_validator("count", "size_kb")(_no_duplicates)
+
+    @model_validator(mode="after")
+    def _fits(self) -> ObjectsMatrix:
+        check_collection(max(self.count), max(self.size_kb))
+        return self
+
+    def points(self) -> list[tuple[int, float]]:
+        return [(n, s) for n in self.count for s in self.size_kb]
+
+
+def _reads_collection(profile: str) -> bool:
+    from bench.traffic.profiles import load_profile
+
+    return load_profile(profile).reads_collection
+
+
 class Traffic(_Strict):
     """The load of every variant: closed loop (``users``, no think time: a saturation test)
     or open loop at fixed offered rates, the method for overhead: ``rates`` (req/s) or
@@ -226,6 +250,7 @@ class Traffic(_Strict):
     duration: Duration | None = None
     requests: Annotated[int, Field(ge=1)] | None = None
     warmup: Duration = 5.0
+    objects: ObjectsMatrix | None = None  # growth: the collection the bulk.* classes read
 
     _unique = field_validator("profiles")(_no_duplicates)
 
@@ -273,6 +298,8 @@ class Traffic(_Strict):
             _no_duplicates(self.rates)
         if self.capacity_fractions is not None:
             _no_duplicates(self.capacity_fractions)
+        if self.objects is not None and not any(_reads_collection(p) for p in self.profiles):
+            raise ValueError("objects is set but no profile reads a collection (bulk.* classes, e.g. profile objects)")
         return self
 
     def offered(self) -> list[tuple[float | None, float | None]]:
@@ -310,6 +337,17 @@ class Scenario(_Strict):
     timeout: Duration | None = None
     capacity: CapacityProbe = CapacityProbe()
     gates: list[Annotated[str, AfterValidator(_gate)]] = []
+    # Per-second (or this often) apiserver heap, goroutines, RSS, receiver connections and audit
+    # counters over the window (bench.measure.series); off by default: each /metrics scrape
+    # costs the apiserver ~30 ms of CPU.
+    timeseries: Duration | None = None
+
+    @field_validator("timeseries")
+    @classmethod
+    def _series_interval(cls, value: float | None) -> float | None:
+        if value is not None and not (0.2 <= value <= 60):
+            raise ValueError("between 200ms and 1m")
+        return value
 
     @field_validator("name")
     @classmethod

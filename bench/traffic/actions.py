@@ -11,6 +11,8 @@ from __future__ import annotations
 import itertools
 import json
 import random
+import re
+from urllib.parse import quote
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +42,18 @@ _PATHS = {
     "nodes": "/api/v1/nodes", "namespaces": "/api/v1/namespaces",
 }
 _LIST = "?limit=500"  # kubectl's and client-go pagers' default chunk size
+PAGE = 500
+# A list's metadata comes before its items in the apiserver's JSON, so the first few KB
+# of a page hold its resourceVersion and continue token: no need to parse megabytes.
+_LIST_RV = re.compile(rb'"metadata":\{[^{}]*?"resourceVersion":"(\d+)"')
+_LIST_CONTINUE = re.compile(rb'"metadata":\{[^{}]*?"continue":"([^"]+)"')
+
+
+def list_head(body: bytes | None) -> tuple[str | None, str | None]:
+    """(resourceVersion, continue token) of a list response, from its first bytes."""
+    head = (body or b"")[:4096]
+    rv, cont = _LIST_RV.search(head), _LIST_CONTINUE.search(head)
+    return (rv.group(1).decode() if rv else None), (cont.group(1).decode() if cont else None)
 
 
 @dataclass
@@ -80,6 +94,7 @@ class Actor:
         self._counter = itertools.count()
         self._lease_rv: dict[str, str] = {}
         self._own_leases: set[str] = set()
+        self._bulk_rv: str | None = None  # resourceVersion of this user's last complete paged LIST
 
     # --- choosing ----------------------------------------------------------------------
     def pick(self) -> str:
@@ -241,6 +256,55 @@ class Actor:
             else:
                 self._lease_rv.pop(key, None)
         return after
+
+    # --- the growth collection (layout.bulk_*) -------------------------------------------
+    def _bulk_path(self) -> str:
+        return _PATHS["configmaps"].format(ns=self.layout.bulk_namespace)
+
+    def _bulk_list(self, cls: str) -> Iterator[Req]:
+        yield Req(cls, "GET", self._bulk_path())  # no limit: the whole collection in one response
+
+    def _bulk_listpaged(self, cls: str) -> Iterator[Req]:
+        """Every page, as a client-go pager does; each page is one request (and one audit event)."""
+        state: dict[str, str | None] = {"rv": None, "continue": None, "status": None}
+
+        def after(status: int, body: bytes | None) -> None:
+            state["status"] = str(status)
+            rv, cont = list_head(body) if status == 200 else (None, None)
+            state["rv"] = state["rv"] or rv
+            state["continue"] = cont
+
+        query = f"?limit={PAGE}"
+        for _ in range(self.layout.bulk_count // PAGE + 2):  # bounded even if a server kept paging
+            yield Req(cls, "GET", self._bulk_path() + query, wants_body=True, after=after)
+            if state["status"] != "200" or not state["continue"]:
+                break
+            query = f"?limit={PAGE}&continue={quote(state['continue'] or '', safe='')}"
+        if state["status"] == "200" and not state["continue"]:
+            self._bulk_rv = state["rv"]
+
+    def _bulk_get(self, cls: str) -> Iterator[Req]:
+        name = self.layout.bulk_name(self.rng.randrange(self.layout.bulk_count))
+        yield Req(cls, "GET", f"{self._bulk_path()}/{name}")
+
+    def _bulk_watch(self, cls: str) -> Iterator[Req]:
+        if self._bulk_rv is None:  # an informer lists before it watches
+            yield from self._bulk_listpaged("bulk.listpaged")
+        rv = self._bulk_rv
+        if rv is None:
+            return
+        query = (f"?allowWatchBookmarks=true&resourceVersion={rv}&timeoutSeconds={self.profile.watch_timeout_s}"
+                 "&watch=true")
+
+        def after(status: int, _body: bytes | None) -> None:
+            if status == 410:  # too old for the watch cache: list again next time
+                self._bulk_rv = None
+        yield Req(cls, "GET", self._bulk_path() + query, stream=True, after=after)
+
+    def _bulk_update(self, cls: str) -> Iterator[Req]:
+        # An unconditional PUT of a whole object: same size, new content.
+        name = self.layout.bulk_name(self.rng.randrange(self.layout.bulk_count))
+        yield Req(cls, "PUT", f"{self._bulk_path()}/{name}", bodies.bulk_configmap(name, self.layout.bulk_size_kb, self.rng))
 
     def _serviceaccounts_token(self, cls: str) -> Iterator[Req]:
         ns = self._ns(cls)

@@ -90,11 +90,24 @@ CLASSES: dict[str, RequestClass] = {c.name: c for c in (
     RequestClass("leases.create", "node", ("system",)),
     RequestClass("leases.get", "node", ("system",)),
     RequestClass("leases.update", "node", ("system",)),
+    # growth: the run's collection of N configmaps of S KB (bench.traffic.layout bulk_*),
+    # read the ways clients read big collections. "bulk" is not a namespace role: these
+    # classes always target the collection's own namespace.
+    RequestClass("bulk.list", "controller", ("bulk",)),  # one unpaged LIST: the whole collection
+    RequestClass("bulk.listpaged", "controller", ("bulk",)),  # limit=500 pages until no continue token
+    RequestClass("bulk.get", "controller", ("bulk",)),
+    # from the resourceVersion of the user's last paged LIST, as an informer does; 410 Gone
+    # (that version left the watch cache) is the server's expected answer, the next watch re-lists
+    RequestClass("bulk.watch", "controller", ("bulk",), long_running=True, also_ok=(410,)),
+    RequestClass("bulk.update", "deploy-bot", ("bulk",)),  # a full object of S KB, so watches see events
     # health probes (non-resource URLs)
     RequestClass("health.healthz", "prometheus"),
     RequestClass("health.readyz", "prometheus"),
     RequestClass("health.livez", "prometheus"),
 )}
+
+
+BULK_CLASSES = frozenset(n for n in CLASSES if n.startswith("bulk."))
 
 
 def identity_names() -> tuple[str, ...]:

@@ -87,6 +87,7 @@ class TrafficResult:
     teardown: dict[str, Any] = field(default_factory=dict)
     edges: dict[str, float] = field(default_factory=dict)  # unix time each window edge fired
     edge_error: str | None = None
+    collection: dict[str, Any] = field(default_factory=dict)  # the growth collection (fixtures.create_collection)
 
     def as_dict(self) -> dict[str, Any]:
         doc = asdict(self)
@@ -133,11 +134,13 @@ def run_traffic(cluster: ClusterInfo, profile: str, mode: Mode, users: int | Non
                 workers: int = 0, cpus: set[int] | None = None, max_requests: int | None = None,
                 profiles_file: Path = DEFAULT_FILE, teardown: bool = True,
                 work_dir: Path | None = None, on_edge: EdgeCallback | None = None,
-                schedule: str = "constant") -> TrafficResult:
+                schedule: str = "constant", objects: tuple[int, float] | None = None) -> TrafficResult:
     """Set up, run Locust, merge samples, tear down. ``on_edge("start"|"end")`` is called at
-    the edges of the recorded window (see :class:`EdgeTimer`), before the teardown."""
+    the edges of the recorded window (see :class:`EdgeTimer`), before the teardown.
+    ``objects`` (count, size KB) overrides the profile's growth collection."""
     n_users = _validate(mode, users, target_rps, duration_s, warmup_s, workers, max_requests)
-    load_profile(profile, profiles_file)  # fail on a bad profile before touching the cluster
+    prof = load_profile(profile, profiles_file)  # fail on a bad profile before touching the cluster
+    bulk = collection_for(prof, objects)
     if workers and n_users < workers:
         raise InputError(None, "users", f"{n_users} users cannot be spread over {workers} workers")
     samples_path = Path(samples_path)
@@ -145,13 +148,13 @@ def run_traffic(cluster: ClusterInfo, profile: str, mode: Mode, users: int | Non
     work.mkdir(parents=True, exist_ok=True)
     for stale in [*work.glob("samples-*.csv"), *work.glob("proc-*.json"), *work.glob("window-*.json")]:
         stale.unlink()
-    layout = Layout(new_prefix())
+    layout = Layout(new_prefix(), bulk_count=bulk[0], bulk_size_kb=bulk[1])
     admin = _admin_client(cluster)
     t0 = time.monotonic()
     canaries = CanaryFile(canary_path)
     try:
         try:
-            fixtures.setup(admin, layout, canaries)
+            collection = fixtures.setup(admin, layout, canaries)
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise fixtures.SetupError(f"traffic setup cannot talk to {cluster.server}: {exc}",
                                       "is the cluster up, and is the CA file the cluster's?") from None
@@ -166,6 +169,7 @@ def run_traffic(cluster: ClusterInfo, profile: str, mode: Mode, users: int | Non
             "max_requests": math.ceil(max_requests / procs) if max_requests else None,
             "samples_dir": str(work), "canary_path": str(canary_path),
             "prefix": layout.prefix, "seeds": layout.seeds,
+            "bulk_count": layout.bulk_count, "bulk_size_kb": layout.bulk_size_kb,
         }
         write_json(work / "config.json", config, mode=0o600)
         run = _LocustRun(work, cluster.server, n_users, workers, cpus, warmup_s + duration_s)
@@ -173,6 +177,7 @@ def run_traffic(cluster: ClusterInfo, profile: str, mode: Mode, users: int | Non
         run.run(timer)
         result = _collect(run, work, samples_path, profile, mode, n_users, workers, target_rps, layout)
         result.setup_s = setup_s
+        result.collection = collection
         if timer is not None:
             result.edges = dict(timer.fired)
             result.edge_error = f"{type(timer.error).__name__}: {timer.error}" if timer.error else None
@@ -184,6 +189,16 @@ def run_traffic(cluster: ClusterInfo, profile: str, mode: Mode, users: int | Non
                 result.teardown = summary
         admin.close()
     return result
+
+
+def collection_for(profile: Any, objects: tuple[int, float] | None) -> tuple[int, float]:
+    """(count, size KB) of the growth collection: the scenario's, else the profile's; (0, 0)
+    when the profile does not read one (the objects would only slow the set-up)."""
+    if not profile.reads_collection:
+        return 0, 0.0
+    if objects is not None:
+        return objects
+    return profile.objects.count, profile.objects.size_kb
 
 
 def _teardown(admin: Client, layout: Layout) -> dict[str, Any]:

@@ -43,7 +43,7 @@ from bench.traffic.schedule import Schedule
 CONFIG: dict[str, Any] = json.loads(Path(os.environ["AB_TRAFFIC_CONFIG"]).read_text())
 PROC = int(os.environ.get("AB_PROC_INDEX", "0"))
 PROFILE = load_profile(CONFIG["profile"], CONFIG["profiles_file"])
-LAYOUT = Layout(CONFIG["prefix"], CONFIG["seeds"])
+LAYOUT = Layout(CONFIG["prefix"], CONFIG["seeds"], CONFIG.get("bulk_count", 0), CONFIG.get("bulk_size_kb", 0.0))
 
 if urlparse(CONFIG["server"]).hostname not in ("127.0.0.1", "::1", "localhost"):
     raise SystemExit(f"refusing non-loopback server {CONFIG['server']}")

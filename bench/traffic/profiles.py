@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bench.errors import InputError
-from bench.traffic.catalog import CLASSES, NAMESPACE_ROLES, identity_names
+from bench.traffic.catalog import BULK_CLASSES, CLASSES, NAMESPACE_ROLES, identity_names
 
 DEFAULT_FILE = Path(__file__).with_name("profiles.yaml")
 
@@ -57,8 +57,39 @@ class ClassEntry(_Strict):
         return value
 
 
+# The growth collection's bounds. A configmap holds at most 1 MiB; the collection's total is
+# kept to 1 GiB because an unpaged LIST of it costs the apiserver several times its size in
+# memory (more when audit encodes the response), on a 24 GiB machine.
+MAX_OBJECTS = 20_000
+MAX_OBJECT_KB = 900.0
+MAX_COLLECTION_BYTES = 1 << 30
+
+
+def check_collection(count: int, size_kb: float) -> None:
+    """ValueError unless ``count`` objects of ``size_kb`` fit the bounds above."""
+    if count * size_kb * 1024 > MAX_COLLECTION_BYTES:
+        raise ValueError(f"{count} objects of {size_kb:g} KB is {count * size_kb / 1024:.0f} MiB, more than the "
+                         f"{MAX_COLLECTION_BYTES >> 20} MiB an unpaged LIST of it can take on this machine")
+
+
+class Objects(_Strict):
+    """The collection the bulk.* classes read: ``count`` configmaps of ``size_kb`` KB each."""
+
+    count: int = Field(ge=1, le=MAX_OBJECTS)
+    size_kb: float = Field(gt=0, le=MAX_OBJECT_KB)
+
+    @field_validator("size_kb")
+    @classmethod
+    def _fits(cls, value: float, info: Any) -> float:
+        if "count" in info.data:
+            check_collection(info.data["count"], value)
+        return value
+
+
 class Profile(_Strict):
     description: str = Field(min_length=1)
+    # Default collection for the bulk.* classes; a scenario's traffic.objects overrides it.
+    objects: Objects | None = None
     watch_timeout_s: int = Field(5, ge=1, le=60)  # timeoutSeconds of every watch
     pool_size: int = Field(20, ge=1, le=1000)  # objects each user keeps per kind for its deletes
     classes: dict[ClassName, ClassEntry] = Field(min_length=1)
@@ -78,7 +109,19 @@ class Profile(_Strict):
         for name, entry in value.items():
             if entry.namespaces is not None and CLASSES[name].cluster_scoped:
                 raise ValueError(f"{name} is cluster-scoped: namespaces does not apply")
+            if entry.namespaces is not None and name in BULK_CLASSES:
+                raise ValueError(f"{name} reads the run's collection in its own namespace: namespaces does not apply")
         return value
+
+    @model_validator(mode="after")
+    def _collection(self) -> Profile:
+        if self.objects is None and BULK_CLASSES & set(self.classes):
+            raise ValueError("bulk.* classes need objects: {count: N, size_kb: S} (the collection they read)")
+        return self
+
+    @property
+    def reads_collection(self) -> bool:
+        return bool(BULK_CLASSES & set(self.classes))
 
     def identity(self, cls: str) -> str:
         """Who performs ``cls``; classes outside the profile (a create a delete needs) use the default."""

@@ -1,0 +1,133 @@
+"""How audit cost grows: the growth curves' data, from a run's variant results (pure).
+
+Collection size (the objects profile): one row per measured variant and repeat with its
+collection's unpaged LIST size (measured at set-up) and the apiserver's heap in use (the
+per-second series; the /metrics edge scrapes when a run has no series) and RSS (/proc) over
+the window, LIST latency and audit bytes per LIST. A curve is a variant family (policy and
+audit settings) across collections; its points are means over repeats. The fit says how many
+bytes of heap each byte of LIST response costs under each policy: the #131720 question.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bench.results.schema import MEASURED, VariantResult
+
+NO_AUDIT = "no audit"
+_OBJECTS_PART = re.compile(r"\.n\d+-s[0-9.]+k")
+
+
+def family(r: VariantResult) -> str:
+    """The curve a variant belongs to: its id without profile and collection ("no audit" for
+    the baseline), so one curve runs across collection sizes."""
+    if r.variant.is_baseline:
+        return NO_AUDIT
+    vid = _OBJECTS_PART.sub("", r.variant_id)
+    return vid.replace(f".{r.variant.profile}", "")
+
+
+def _kind(g: dict[str, Any], kind: str, key: str) -> float | None:
+    v = (g.get("by_kind") or {}).get(kind, {}).get(key)
+    return float(v) if v is not None else None
+
+
+def _series(r: VariantResult, key: str, stat: str) -> float | None:
+    w = (r.series or {}).get("window") or {}
+    v = (w.get(key) or {}).get(stat)
+    return float(v) if v is not None else None
+
+
+def collection_rows(results: list[VariantResult]) -> pd.DataFrame:
+    rows = []
+    for r in results:
+        g = r.growth
+        if r.status not in MEASURED or not g or not g.get("collection"):
+            continue
+        c, api = g["collection"], r.apiserver
+        heap_peak = _series(r, "heap_inuse_bytes", "peak")
+        rows.append({
+            "variant_id": r.variant_id, "repeat": r.repeat, "policy": r.variant.policy, "curve": family(r),
+            "count": c.get("count"), "size_kb": c.get("size_kb"), "list_bytes": c.get("list_response_bytes"),
+            "heap_peak": heap_peak if heap_peak is not None else (api.heap_inuse_peak_bytes if api else None),
+            "heap_mean": _series(r, "heap_inuse_bytes", "mean"),
+            "heap_source": "series" if heap_peak is not None else "edges",
+            "rss_peak": api.rss_peak_bytes if api else None, "rss_mean": api.rss_mean_bytes if api else None,
+            "goroutines_peak": _series(r, "goroutines", "peak"),
+            "lists": _kind(g, "bulk.list", "requests"),
+            "list_p50_ms": _kind(g, "bulk.list", "p50_ms"), "list_p99_ms": _kind(g, "bulk.list", "p99_ms"),
+            "paged_p99_ms": _kind(g, "bulk.listpaged", "p99_ms"), "get_p99_ms": _kind(g, "bulk.get", "p99_ms"),
+            "audit_per_list": _kind(g, "bulk.list", "audit_bytes_per_request"),
+            "audit_per_page": _kind(g, "bulk.listpaged", "audit_bytes_per_request"),
+            "audit_per_get": _kind(g, "bulk.get", "audit_bytes_per_request"),
+            "audit_per_watch": _kind(g, "bulk.watch", "audit_bytes_per_request"),
+        })
+    return pd.DataFrame(rows)
+
+
+VALUE_COLUMNS = ("heap_peak", "heap_mean", "rss_peak", "rss_mean", "goroutines_peak", "lists", "list_p50_ms",
+                 "list_p99_ms", "paged_p99_ms", "get_p99_ms", "audit_per_list", "audit_per_page", "audit_per_get",
+                 "audit_per_watch")
+
+
+def curves(rows: pd.DataFrame) -> pd.DataFrame:
+    """Mean over repeats per (curve, collection), with the repeat count, sorted by LIST size."""
+    if rows.empty:
+        return rows
+    keys = ["curve", "count", "size_kb"]
+    values = rows.groupby(keys)[list(VALUE_COLUMNS) + ["list_bytes"]].mean(numeric_only=True)
+    values["repeats"] = rows.groupby(keys).size()
+    out = values.reset_index()
+    return out.sort_values(["curve", "list_bytes"], kind="stable").reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class Fit:
+    """y = intercept + slope × x by least squares over a curve's points."""
+
+    curve: str
+    points: int
+    slope: float
+    intercept: float
+    r2: float | None  # None with two points: a line through two points always fits
+
+
+def fit_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float | None]:
+    """(slope, intercept, R²) of y on x; needs two distinct x values."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if len(np.unique(x)) < 2:
+        raise ValueError("a line needs two distinct x values")
+    slope, intercept = np.polyfit(x, y, 1)
+    if len(x) < 3:
+        return float(slope), float(intercept), None
+    resid = y - (intercept + slope * x)
+    total = float(((y - y.mean()) ** 2).sum())
+    return float(slope), float(intercept), (1.0 - float((resid ** 2).sum()) / total) if total > 0 else None
+
+
+def fits(table: pd.DataFrame, y: str = "heap_peak", x: str = "list_bytes") -> list[Fit]:
+    """One fit per curve with at least two distinct LIST sizes."""
+    out = []
+    for curve, g in table.groupby("curve", sort=True):
+        g = g.dropna(subset=[x, y])
+        if g[x].nunique() < 2:
+            continue
+        slope, intercept, r2 = fit_line(g[x].to_numpy(), g[y].to_numpy())
+        out.append(Fit(str(curve), len(g), slope, intercept, r2))
+    return out
+
+
+def against_no_audit(table: pd.DataFrame, y: str = "heap_peak") -> pd.DataFrame:
+    """Each curve's point divided by the no-audit point of the same collection."""
+    base = table[table["curve"] == NO_AUDIT].set_index(["count", "size_kb"])[y]
+    rows = []
+    for _, row in table[table["curve"] != NO_AUDIT].iterrows():
+        b = base.get((row["count"], row["size_kb"]))
+        rows.append({"curve": row["curve"], "count": row["count"], "size_kb": row["size_kb"],
+                     "list_bytes": row["list_bytes"], "ratio": (row[y] / b) if b else None})
+    return pd.DataFrame(rows)
