@@ -69,6 +69,14 @@ def prepare_binaries(options: MeasureOptions, console: Console) -> None:
                   f"{time.monotonic() - started:.1f}s)", highlight=False)
 
 
+def _check_releases(variants: list[Variant], options: MeasureOptions) -> None:
+    """Every release of the scenario's kubernetes axis is built (never built inside a run)."""
+    from bench.controlplane.releases import resolve_release
+
+    for release in sorted({v.kubernetes for v in variants if v.kubernetes}):
+        resolve_release(release, options.bin_dir, echo=options.echo)
+
+
 def run_scenario(
     scenario_path: str | Path,
     resume: str | None = None,
@@ -88,6 +96,7 @@ def run_scenario(
     sha = scenario_sha256(scenario)
     check_writable(root or results_root())  # a refused results root fails now, not after a build
     prepare(options, console)  # before any variant's timer, and before the run directory exists
+    _check_releases(variants, options)
     if resume:
         run_dir = store.resolve_run(resume, root)
         manifest = store.read_manifest(run_dir)

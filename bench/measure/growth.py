@@ -107,12 +107,54 @@ def growth_figures(collection: dict[str, Any], client: dict[str, dict[str, Any]]
     return {"collection": collection, "by_kind": kinds, "audit_source": "log" if audit is not None else None}
 
 
+DAY_S = 86400.0
+
+
+def audit_by_class(heads: Iterable[tuple[Head, int]], window: Window) -> dict[str, dict[str, int]]:
+    """{"verb resource": {events, bytes}} of the traffic's events received in the window."""
+    from bench.logs.heads import resource_key
+
+    parse = TimestampParser()
+    events: Counter[str] = Counter()
+    nbytes: Counter[str] = Counter()
+    for head, size in heads:
+        if origin(head.userAgent) != TRAFFIC:
+            continue
+        received = parse(head.requestReceivedTimestamp) if head.requestReceivedTimestamp else None
+        if received is None or not window.contains(received):
+            continue
+        key = f"{head.verb} {resource_key(head)}"
+        events[key] += 1
+        nbytes[key] += size
+    return {k: {"events": events[k], "bytes": nbytes[k]} for k in sorted(events)}
+
+
+def fleet_figures(nodes: int, window_s: float, counts: dict[str, int], content_types: dict[str, dict[str, int]],
+                  audit: dict[str, dict[str, int]] | None) -> dict[str, Any]:
+    """Per node and day, from the window's steady state (pure): requests, audit events, bytes."""
+    from bench.traffic.kubelet import describe
+
+    scale = DAY_S / window_s / nodes if window_s > 0 and nodes else 0.0
+    out: dict[str, Any] = {"count": nodes, "schedule": describe(), "window_s": round(window_s, 3),
+                           "requests_by_class": counts, "content_types": content_types,
+                           "requests_per_node_per_day": round(sum(counts.values()) * scale, 1)}
+    if audit is not None:
+        events, nbytes = sum(a["events"] for a in audit.values()), sum(a["bytes"] for a in audit.values())
+        out.update(audit_by_class=audit, audit_events=events, audit_bytes=nbytes,
+                   audit_events_per_node_per_day=round(events * scale, 1),
+                   audit_bytes_per_node_per_day=round(nbytes * scale, 1),
+                   audit_bytes_per_node_per_day_by_class={k: round(a["bytes"] * scale, 1) for k, a in audit.items()})
+    return out
+
+
 @register
 class Growth(BaseMeasurement):
     name = "growth"
 
     def collect(self, ctx: Context) -> dict[str, Any]:
         t = ctx.traffic
+        if t is not None and getattr(t, "nodes", 0):
+            return {"nodes": self._fleet(ctx)}
         collection = getattr(t, "collection", None) if t is not None else None
         if not collection:
             return {}
@@ -123,3 +165,13 @@ class Growth(BaseMeasurement):
         if live is not None:
             audit = audit_by_kind(log_heads(reader.log_files(live)), collection["namespace"], ctx.window)
         return growth_figures(collection, client_by_kind(df, ctx.window), audit)
+
+    def _fleet(self, ctx: Context) -> dict[str, Any]:
+        t, w = ctx.traffic, ctx.window
+        assert w is not None
+        df = samples.read_samples([t.samples_path])
+        inside = df[(df["t"] >= w.start) & (df["t"] < w.end)]
+        counts = {str(k): int(v) for k, v in inside["cls"].value_counts().sort_index().items()}
+        live = ctx.cluster.audit_log_path
+        audit = audit_by_class(log_heads(reader.log_files(live)), w) if live is not None else None
+        return fleet_figures(t.nodes, w.duration_s, counts, t.content_types, audit)

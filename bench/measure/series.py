@@ -146,6 +146,30 @@ def backlog(point: dict[str, Any]) -> int | None:
     return point["audit_events"] - received - errors.get("buffered", 0) - errors.get("webhook", 0)
 
 
+def latency_per_second(df: Any, window: Window) -> list[dict[str, Any]]:
+    """Client requests started in each whole second of the window: count, failures and the
+    p50/p99 of the successful non-watch ones (pure; df as bench.traffic.samples reads it)."""
+    import numpy as np
+
+    from bench.traffic.catalog import long_running_classes
+
+    inside = df[(df["t"] >= window.start) & (df["t"] < window.end)]
+    if inside.empty:
+        return []
+    second = np.floor(inside["t"].to_numpy() - window.start).astype(int)
+    short = ~inside["cls"].isin(long_running_classes()).to_numpy()
+    ok = inside["ok"].to_numpy() == 1
+    ms = inside["ms"].to_numpy()
+    out = []
+    for s in range(int(second.max()) + 1):
+        mine = second == s
+        good = ms[mine & ok & short]
+        out.append({"t": round(window.start + s, 3), "requests": int(mine.sum()), "failures": int((mine & ~ok).sum()),
+                    "p50_ms": round(float(np.percentile(good, 50)), 3) if good.size else None,
+                    "p99_ms": round(float(np.percentile(good, 99)), 3) if good.size else None})
+    return out
+
+
 def _stats(values: list[float]) -> dict[str, float | None]:
     if not values:
         return {"peak": None, "mean": None, "first": None, "last": None}
@@ -232,5 +256,10 @@ class SeriesMeasurement(BaseMeasurement):
         if not self.interval:
             return {}
         assert ctx.window is not None
+        latency: list[dict[str, Any]] = []
+        if ctx.traffic is not None:
+            from bench.traffic import samples
+
+            latency = latency_per_second(samples.read_samples([ctx.traffic.samples_path]), ctx.window)
         return {"interval_s": self.interval, "points": self.points, "errors": self.errors[:50],
-                "window": window_summary(self.points, ctx.window)}
+                "window": window_summary(self.points, ctx.window), "latency": latency}

@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import __version__, atomic
-from bench.controlplane.build import Binaries, resolve
+from bench.controlplane.build import Binaries
+from bench.controlplane.releases import resolve_release
 from bench.controlplane.local import LocalCluster
 from bench.measure import reconcile
 from bench.measure.base import BaseMeasurement, Context, Window, create
@@ -105,7 +106,7 @@ def measure_variant(
 ) -> VariantResult:
     """Run one variant; failures are recorded in the result, never raised (except Ctrl-C)."""
     options = options or MeasureOptions()
-    bins = resolve(options.bin_dir, echo=options.echo)
+    bins = resolve_release(variant.kubernetes, options.bin_dir, echo=options.echo)
     split = cpu_split(options.pin_cpus)
     meta = base_metadata(bins, variant, seed, split)
     meta["started_at"] = store.utc_now()
@@ -148,8 +149,10 @@ def _start_receiver(variant: Variant, scratch: Path, seed: int, cpus: set[int] |
     wh = variant.webhook
     if wh is None or variant.policy_path is None:
         return None
-    # Taking the receiver down is timed from the window by the webhook measurement.
-    faults = Faults(delay_ms=wh.receiver_delay_ms, error_rate=wh.receiver_error_rate, seed=seed)
+    # Taking the receiver down, and a fault stretch, are timed from the window by the webhook measurement.
+    stretch = wh.receiver_fault_at_s is not None
+    faults = Faults(delay_ms=0.0 if stretch else wh.receiver_delay_ms,
+                    error_rate=0.0 if stretch else wh.receiver_error_rate, seed=seed)
     return Receiver.start_in(scratch / "webhook", faults, cpus=cpus)
 
 
@@ -192,7 +195,7 @@ def run_measured(variant: Variant, bins: Binaries, scratch: Path, run_dir: Path,
                     variant.load.duration_s or 30.0, variant.load.warmup_s, seed, samples_tmp, ctx.canary_file,
                     workers=options.workers, cpus=load_cpus, max_requests=variant.load.requests,
                     work_dir=scratch / "locust", on_edge=_on_edge(ctx, measurements, errors),
-                    schedule=variant.load.schedule, objects=variant.load.objects,
+                    schedule=variant.load.schedule, objects=variant.load.objects, nodes=variant.load.nodes,
                 )
             finally:
                 for m in measurements:

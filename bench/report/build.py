@@ -217,8 +217,16 @@ def growth_context(results: list, out: Path) -> dict[str, Any]:
                            "caption": "Heap in use (per-second series) and RSS (/proc) over the window, unpaged "
                                       "LIST latency and audit bytes per unpaged LIST, against the collection's "
                                       "unpaged LIST response size; one line per policy."})
+    soak = growth.soak_rows(results)
+    path = growth_plots.soak_timeline(results, out / "plots" / "growth-soak.png") if soak else None
+    if path is not None:
+        plots_made.append({"file": str(path.relative_to(out)), "title": "A slow consumer over time",
+                           "caption": "Per-second apiserver heap in use, goroutines, connections to the receiver "
+                                      "(/proc), backlog and drops, client p99; the receiver's fault stretch shaded."})
+    nodes = growth.nodes_table(growth.nodes_rows(results))
     return {"collection": table.to_dict("records"), "fits": growth.fits(table) if not table.empty else [],
             "ratios": growth.against_no_audit(table).to_dict("records") if not table.empty else [],
+            "soak": soak, "nodes": nodes.to_dict("records"), "content_types": growth.content_types(results),
             "plots": plots_made}
 
 

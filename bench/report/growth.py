@@ -131,3 +131,84 @@ def against_no_audit(table: pd.DataFrame, y: str = "heap_peak") -> pd.DataFrame:
         rows.append({"curve": row["curve"], "count": row["count"], "size_kb": row["size_kb"],
                      "list_bytes": row["list_bytes"], "ratio": (row[y] / b) if b else None})
     return pd.DataFrame(rows)
+
+
+# --- a slow consumer over time ---------------------------------------------------------------
+def soak_results(results: list[VariantResult]) -> list[VariantResult]:
+    """Measured variants with a per-second series and a receiver fault stretch."""
+    out = []
+    for r in results:
+        wh = r.audit.webhook if r.audit else None
+        if r.status in MEASURED and r.series and r.window and wh is not None and wh.fault_stretch \
+                and len(wh.fault_stretch) == 2:
+            out.append(r)
+    return sorted(out, key=lambda r: (r.variant_id, r.repeat))
+
+
+def webhook_setting(r: VariantResult) -> str:
+    """batch (buffer, throttle) or blocking: what the soak compares."""
+    wh = r.variant.audit.get("webhook") or {}
+    if wh.get("mode") != "batch":
+        return str(wh.get("mode"))
+    thr = f"throttle {wh.get('throttle_qps'):g}/s" if wh.get("throttle_enable") else "no throttle"
+    return f"batch, buffer {wh.get('batch_buffer_size')}, max-wait {wh.get('batch_max_wait_s'):g}s, {thr}"
+
+
+def soak_rows(results: list[VariantResult]) -> list[dict[str, Any]]:
+    from bench.analysis.soak import soak_verdict
+
+    rows = []
+    for r in soak_results(results):
+        assert r.window is not None and r.audit is not None and r.audit.webhook is not None
+        stretch = r.audit.webhook.fault_stretch or []
+        wh = r.variant.audit.get("webhook") or {}
+        v = soak_verdict(r.series or {}, (r.window.start, r.window.end), (stretch[0], stretch[1]))
+        rows.append({"variant_id": r.variant_id, "repeat": r.repeat, "setting": webhook_setting(r),
+                     "faults": {k: wh.get(f"receiver_{k}") for k in ("delay_ms", "error_rate", "down_for_s")},
+                     "stretch_s": [round(stretch[0] - r.window.start, 1), round(stretch[1] - r.window.start, 1)],
+                     **v})
+    return rows
+
+
+# --- cluster size: simulated kubelets ----------------------------------------------------------
+def nodes_rows(results: list[VariantResult]) -> pd.DataFrame:
+    """Per variant and repeat: node count, audit events and bytes per node per day, the
+    apiserver's heap and CPU, the content types the simulated kubelets sent."""
+    rows = []
+    for r in results:
+        fleet = (r.growth or {}).get("nodes")
+        if r.status not in MEASURED or not fleet:
+            continue
+        api = r.apiserver
+        rows.append({
+            "variant_id": r.variant_id, "repeat": r.repeat, "policy": r.variant.policy, "curve": family(r),
+            "nodes": fleet["count"], "requests_per_node_per_day": fleet.get("requests_per_node_per_day"),
+            "events_per_node_per_day": fleet.get("audit_events_per_node_per_day"),
+            "bytes_per_node_per_day": fleet.get("audit_bytes_per_node_per_day"),
+            "heap_peak": _series(r, "heap_inuse_bytes", "peak") or (api.heap_inuse_peak_bytes if api else None),
+            "cpu_seconds": api.cpu_seconds if api else None,
+            "window_s": fleet.get("window_s"),
+        })
+    return pd.DataFrame(rows)
+
+
+def nodes_table(rows: pd.DataFrame) -> pd.DataFrame:
+    if rows.empty:
+        return rows
+    g = rows.groupby(["curve", "nodes"])
+    out = g[["requests_per_node_per_day", "events_per_node_per_day", "bytes_per_node_per_day", "heap_peak",
+             "cpu_seconds", "window_s"]].mean(numeric_only=True)
+    out["repeats"] = g.size()
+    out = out.reset_index()
+    out["cores"] = out["cpu_seconds"] / out["window_s"]
+    out["gb_per_day_cluster"] = out["bytes_per_node_per_day"] * out["nodes"] / 1e9
+    return out.sort_values(["nodes", "curve"], kind="stable").reset_index(drop=True)
+
+
+def content_types(results: list[VariantResult]) -> dict[str, dict[str, int]]:
+    """What the simulated kubelets sent, by class: "body type | Accept" -> requests (first result)."""
+    for r in results:
+        fleet = (r.growth or {}).get("nodes")
+        if r.status in MEASURED and fleet and fleet.get("content_types"):
+            return fleet["content_types"]
+    return {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -45,4 +46,47 @@ def collection_memory(table: pd.DataFrame, path: Path) -> Path | None:
         ax.grid(True, which="both", alpha=0.3)
     axes[0][0].legend(fontsize=7)
     fig.suptitle("How the apiserver grows with the LIST it serves, per audit policy (means over repeats)")
+    return _save(fig, path)
+
+
+def soak_timeline(results: list, path: Path) -> Path | None:
+    """Heap, goroutines, receiver connections, backlog and drops, and request p99, second by
+    second from the window's start, the fault stretch shaded; one line per variant (its first
+    repeat)."""
+    from bench.report.growth import soak_results
+
+    firsts: dict[str, Any] = {}
+    for r in soak_results(results):
+        firsts.setdefault(r.variant_id, r)
+    if not firsts:
+        return None
+    fig, axes = plt.subplots(5, 1, figsize=(11, 13), sharex=True)
+    for vid, r in sorted(firsts.items()):
+        t0 = r.window.start
+        pts = [p for p in r.series["points"] if r.window.start - 2 <= p["t"] <= r.window.end + 2]
+        x = [p["t"] - t0 for p in pts]
+
+        def col(key: str, scale: float = 1.0, pts: list = pts) -> list[float]:
+            return [(p.get(key) / scale) if p.get(key) is not None else float("nan") for p in pts]
+        line = axes[0].plot(x, col("heap_inuse_bytes", _MB), label=vid)[0]
+        c = line.get_color()
+        axes[1].plot(x, col("goroutines"), color=c)
+        axes[2].plot(x, col("receiver_connections"), color=c)
+        axes[3].plot(x, col("backlog_events"), color=c)
+        axes[3].plot(x, [(p.get("audit_errors") or {}).get("buffered", 0) for p in pts], color=c, linestyle=":")
+        lat = r.series.get("latency") or []
+        axes[4].plot([q["t"] - t0 for q in lat], [q["p99_ms"] if q["p99_ms"] is not None else float("nan") for q in lat],
+                     color=c)
+        s0, s1 = r.audit.webhook.fault_stretch
+        for ax in axes:
+            ax.axvspan(s0 - t0, s1 - t0, color="#f4c7c3", alpha=0.15)
+    labels = ["apiserver heap in use, MiB", "goroutines", "TCP connections to the receiver",
+              "backlog (solid) and dropped (dotted) events", "client p99 per second, ms"]
+    for ax, label in zip(axes, labels):
+        ax.set_ylabel(label, fontsize=8)
+        ax.grid(True, alpha=0.3)
+    axes[3].set_yscale("symlog")
+    axes[4].set_xlabel("seconds from the window's start (shaded: receiver fault stretch)")
+    axes[0].legend(fontsize=7)
+    fig.suptitle("A slow audit consumer over time")
     return _save(fig, path)

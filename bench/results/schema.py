@@ -79,6 +79,7 @@ class LoadSpec(_Doc):
     rate_fraction: float | None = None  # target_rps as this fraction of the baseline's capacity
     objects_count: int | None = None  # growth collection: this many configmaps ...
     object_size_kb: float | None = None  # ... of this size (traffic.objects)
+    nodes: int | None = None  # simulated kubelets (traffic.nodes)
 
 
 class VariantSpec(_Doc):
@@ -88,6 +89,7 @@ class VariantSpec(_Doc):
     load: LoadSpec
     is_baseline: bool = False
     series_interval_s: float | None = None  # scenario timeseries (bench.measure.series)
+    kubernetes: str | None = None  # the scenario's kubernetes axis; None: the pinned release
 
 
 class WindowInfo(_Doc):
@@ -268,6 +270,7 @@ class WebhookStats(_Doc):
     flushed_at_shutdown: dict[str, Any] = {}
     staged_in_bracket: dict[str, int] = {}  # events processed in the bracket, by arrival period
     receiver_down_at: float | None = None
+    fault_stretch: list[float] | None = None  # unix times a fault stretch (fault_at/fault_for) began and ended
     dropped_reported: int | None = None  # schema 1 only
     delivery_span_s: float | None = None  # schema 1 only: first to last batch arrival
 

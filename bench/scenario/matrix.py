@@ -56,6 +56,8 @@ class WebhookSettings:
     receiver_delay_ms: float
     receiver_error_rate: float
     receiver_down_for_s: float
+    receiver_fault_at_s: float | None = None  # a fault stretch in the window (ReceiverFaults)
+    receiver_fault_for_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,7 @@ class LoadSettings:
     rate_fraction: float | None = None  # of the baseline's capacity (traffic.capacity_fractions)
     objects_count: int | None = None  # growth collection (traffic.objects): configmaps ...
     object_size_kb: float | None = None  # ... of this size each
+    nodes: int | None = None  # simulated kubelets (traffic.nodes, a kubelet profile)
 
     @property
     def objects(self) -> tuple[int, float] | None:
@@ -89,6 +92,7 @@ class Variant:
     backend: str
     timeout_s: float
     series_interval_s: float | None = None  # scenario timeseries: per-second series (bench.measure.series)
+    kubernetes: str | None = None  # a release from the scenario's kubernetes axis; None: the pinned one
 
     def audit_dict(self) -> dict[str, Any]:
         """The `variant.audit` section of a result document."""
@@ -113,9 +117,11 @@ class Variant:
                 "rate_fraction": self.load.rate_fraction,
                 "objects_count": self.load.objects_count,
                 "object_size_kb": self.load.object_size_kb,
+                "nodes": self.load.nodes,
             },
             "is_baseline": self.is_baseline,
             "series_interval_s": self.series_interval_s,
+            "kubernetes": self.kubernetes,
         }
 
 
@@ -146,6 +152,8 @@ def _webhook_options(m: WebhookMatrix) -> list[WebhookSettings | None]:
         receiver_delay_ms=m.receiver.delay_ms,
         receiver_error_rate=m.receiver.error_rate,
         receiver_down_for_s=m.receiver.down_for_s,
+        receiver_fault_at_s=m.receiver.fault_at,
+        receiver_fault_for_s=m.receiver.fault_for,
     )
     for enabled in m.enabled:
         if not enabled:
@@ -191,26 +199,40 @@ def objects_part(count: int, size_kb: float) -> str:
     return f"n{count}-s{size_kb:g}k"
 
 
-def _loads(s: Scenario, collection: bool = True) -> list[tuple[str | None, LoadSettings]]:
-    """(id part, load) per offered rate (and growth collection): ``r200`` for 200 req/s,
-    ``c50`` for half the baseline's capacity, ``n1000-s16k.r200`` with a collection; no part
-    for closed loop or a single ``target_rps``. ``collection``: whether the profile reads one."""
+def _loads(s: Scenario, collection: bool = True, kubelet: bool = False) -> list[tuple[str | None, LoadSettings]]:
+    """(id part, load) per offered rate (and growth collection, and node count): ``r200`` for
+    200 req/s, ``c50`` for half the baseline's capacity, ``n1000-s16k.r200`` with a collection,
+    ``nodes500`` for 500 simulated kubelets; no part for closed loop or a single ``target_rps``.
+    ``collection``/``kubelet``: whether the profile reads a collection / simulates kubelets."""
     t = s.traffic
     points: list[tuple[int, float] | None] = list(t.objects.points()) if t.objects and collection else [None]
+    fleet: list[int | None] = list(t.nodes) if t.nodes and kubelet else [None]
     out = []
-    for obj in points:
+    for obj, nodes in itertools.product(points, fleet):
         for rate, fraction in t.offered():
-            load = LoadSettings(t.mode, t.users, rate, t.duration, t.requests, t.warmup, t.schedule, fraction,
-                                *(obj or (None, None)))
-            parts = [objects_part(*obj) if obj else None, _rate_part(s, rate, fraction)]
+            load = LoadSettings(t.mode, nodes or t.users, rate, t.duration, t.requests, t.warmup, t.schedule,
+                                fraction, *(obj or (None, None)), nodes)
+            parts = [objects_part(*obj) if obj else None, f"nodes{nodes}" if nodes else None,
+                     _rate_part(s, rate, fraction)]
             out.append((".".join(p for p in parts if p) or None, load))
     return out
+
+
+def _release_part(version: str | None) -> str | None:
+    """``k8s-v1.36.3``: a variant of the scenario's kubernetes axis."""
+    return f"k8s-{version}" if version else None
 
 
 def _reads_collection(profile: str) -> bool:
     from bench.traffic.profiles import load_profile
 
     return load_profile(profile).reads_collection
+
+
+def _is_kubelet(profile: str) -> bool:
+    from bench.traffic.profiles import load_profile
+
+    return load_profile(profile).kubelet is not None
 
 
 def expand(scenario: Scenario, policies: Path | None = None) -> list[Variant]:
@@ -221,27 +243,29 @@ def expand(scenario: Scenario, policies: Path | None = None) -> list[Variant]:
     """
     timeout, series = scenario.variant_timeout_s(), scenario.timeseries
     logs, hooks = _log_options(scenario.audit.log), _webhook_options(scenario.audit.webhook)
-    loads = {p: _loads(scenario, scenario.traffic.objects is not None and _reads_collection(p))
+    loads = {p: _loads(scenario, scenario.traffic.objects is not None and _reads_collection(p),
+                       scenario.traffic.nodes is not None and _is_kubelet(p))
              for p in scenario.traffic.profiles}
     profile_loads = [(p, pl) for p in scenario.traffic.profiles for pl in loads[p]]
+    releases: list[str | None] = list(scenario.kubernetes) if scenario.kubernetes else [None]
     variants: list[Variant] = []
-    for entry, log, wh, (profile, (rpart, load)) in itertools.product(
-            scenario.policies, logs, hooks, profile_loads):
+    for entry, log, wh, (profile, (rpart, load)), k8s in itertools.product(
+            scenario.policies, logs, hooks, profile_loads, releases):
         if log is None and wh is None:
             continue
         name = policy_name(entry)
-        vid = ".".join(p for p in (name, _log_part(log), _webhook_part(wh), profile, rpart) if p)
+        vid = ".".join(p for p in (name, _log_part(log), _webhook_part(wh), profile, rpart, _release_part(k8s)) if p)
         variants.append(
             Variant(vid, name, resolve_policy(entry, policies), profile, log, wh, load, False,
-                    scenario.backend, timeout, series)
+                    scenario.backend, timeout, series, k8s)
         )
     if not variants:
         raise InputError(None, "audit", "the matrix is empty: enable the log or the webhook backend")
     if scenario.baseline:
-        for profile, (rpart, load) in profile_loads:
-            vid = ".".join(p for p in (BASELINE, profile, rpart) if p)
+        for (profile, (rpart, load)), k8s in itertools.product(profile_loads, releases):
+            vid = ".".join(p for p in (BASELINE, profile, rpart, _release_part(k8s)) if p)
             variants.append(Variant(vid, BASELINE, None, profile, None, None, load, True, scenario.backend, timeout,
-                                    series))
+                                    series, k8s))
     _check_unique(variants)
     return variants
 

@@ -25,7 +25,7 @@ from pydantic import (
 from bench.controlplane.audit import AuditSettings, BatchSettings, LogBackend, WebhookBackend
 from bench.durations import format_duration, parse_duration
 from bench.errors import InputError
-from bench.traffic.profiles import MAX_OBJECT_KB, MAX_OBJECTS, check_collection
+from bench.traffic.profiles import MAX_NODES, MAX_OBJECT_KB, MAX_OBJECTS, check_collection
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 # The audit settings' own defaults and constraints (bench.controlplane.audit): a scenario
@@ -132,11 +132,32 @@ class Throttle(_Strict):
 
 
 class ReceiverFaults(_Strict):
-    """Fault injection in the webhook receiver (issue 5)."""
+    """Fault injection in the webhook receiver (issue 5).
+
+    Without ``fault_at`` the delay and error rate hold for the receiver's whole life and the
+    receiver goes down a third into the window. With it, the faults are a stretch of the
+    window: from ``fault_at`` (counted from the window's start, not the receiver's) for
+    ``fault_for`` the receiver is slow and/or erroring, and down for its first ``down_for_s``.
+    """
 
     delay_ms: Annotated[float, Field(ge=0)] = 0.0
     error_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
     down_for_s: Annotated[float, Field(ge=0)] = 0.0
+    fault_at: Duration | None = None
+    fault_for: Duration | None = None
+
+    @model_validator(mode="after")
+    def _stretch(self) -> ReceiverFaults:
+        if (self.fault_at is None) != (self.fault_for is None):
+            raise ValueError("fault_at and fault_for go together (the stretch's start in the window and its length)")
+        if self.fault_for is not None:
+            if self.fault_for <= 0:
+                raise ValueError("fault_for must be more than 0s")
+            if not (self.delay_ms or self.error_rate or self.down_for_s):
+                raise ValueError("a fault stretch needs delay_ms, error_rate or down_for_s")
+            if self.down_for_s > self.fault_for:
+                raise ValueError("down_for_s is longer than the stretch (fault_for)")
+        return self
 
 
 class WebhookMatrix(_Strict):
@@ -229,6 +250,12 @@ def _reads_collection(profile: str) -> bool:
     return load_profile(profile).reads_collection
 
 
+def _is_kubelet(profile: str) -> bool:
+    from bench.traffic.profiles import load_profile
+
+    return load_profile(profile).kubelet is not None
+
+
 class Traffic(_Strict):
     """The load of every variant: closed loop (``users``, no think time: a saturation test)
     or open loop at fixed offered rates, the method for overhead: ``rates`` (req/s) or
@@ -251,6 +278,8 @@ class Traffic(_Strict):
     requests: Annotated[int, Field(ge=1)] | None = None
     warmup: Duration = 5.0
     objects: ObjectsMatrix | None = None  # growth: the collection the bulk.* classes read
+    # cluster size: simulated kubelets of a kubelet profile (profile nodes), one user each
+    nodes: _dimension(Annotated[int, Field(ge=1, le=MAX_NODES)]) | None = None  # type: ignore[valid-type]
 
     _unique = field_validator("profiles")(_no_duplicates)
 
@@ -287,7 +316,14 @@ class Traffic(_Strict):
     def _consistent(self) -> Traffic:
         if self.duration is None and self.requests is None:
             raise ValueError("set duration (the measured window)")
-        if self.mode == "closed" and self.users is None:
+        kubelets = [p for p in self.profiles if _is_kubelet(p)]
+        if kubelets and self.mode != "closed":
+            raise ValueError(f"profile {kubelets[0]} simulates kubelets on their own schedule: use mode closed")
+        if self.nodes is not None:
+            _no_duplicates(self.nodes)
+            if not kubelets:
+                raise ValueError("nodes is set but no profile simulates kubelets (e.g. profile nodes)")
+        if self.mode == "closed" and self.users is None and len(kubelets) < len(self.profiles):
             raise ValueError("closed-loop traffic needs users")
         given = [k for k in ("target_rps", "rates", "capacity_fractions") if getattr(self, k) is not None]
         if self.mode == "closed" and given:
@@ -341,6 +377,23 @@ class Scenario(_Strict):
     # counters over the window (bench.measure.series); off by default: each /metrics scrape
     # costs the apiserver ~30 ms of CPU.
     timeseries: Duration | None = None
+    # Kubernetes releases to compare (a matrix dimension); None: the pinned release only.
+    # Each must be built first: `auditbench controlplane build --kubernetes vX.Y.Z`.
+    kubernetes: _dimension(str) | None = None  # type: ignore[valid-type]
+
+    @field_validator("kubernetes")
+    @classmethod
+    def _releases(cls, values: list[str] | None) -> list[str] | None:
+        if values is None:
+            return None
+        from bench.controlplane.releases import check_version
+
+        for v in values:
+            try:
+                check_version(v)
+            except InputError as exc:
+                raise ValueError(exc.reason) from None
+        return _no_duplicates(values)
 
     @field_validator("timeseries")
     @classmethod
@@ -367,6 +420,14 @@ class Scenario(_Strict):
             raise ValueError(f"{format_duration(value)} is not more than warm-up + window "
                              f"({format_duration(needed)}): every variant would time out")
         return value
+
+    @model_validator(mode="after")
+    def _stretch_in_window(self) -> Scenario:
+        r, window = self.audit.webhook.receiver, self.traffic.duration
+        if r.fault_at is not None and r.fault_for is not None and window is not None and r.fault_at + r.fault_for > window:
+            raise ValueError(f"audit.webhook.receiver: the fault stretch ends at {format_duration(r.fault_at + r.fault_for)}, "
+                             f"after the {format_duration(window)} window")
+        return self
 
     @field_validator("policies")
     @classmethod

@@ -69,6 +69,8 @@ class Req:
     after: After | None = None
 
     def data(self) -> bytes | None:
+        if isinstance(self.body, bytes):  # already encoded (protobuf)
+            return self.body
         return None if self.body is None else json.dumps(self.body, separators=(",", ":")).encode()
 
 

@@ -22,6 +22,7 @@ class RequestClass:
     namespaces: tuple[str, ...] = ()  # default namespace roles; () = cluster-scoped
     long_running: bool = False  # watches: the sample is the time until the stream is open
     also_ok: tuple[int, ...] = ()  # non-2xx statuses that are the expected answer here
+    scheduled: bool = False  # sent by the node simulator on kubelet's schedule, never picked by weight
 
     @property
     def cluster_scoped(self) -> bool:
@@ -100,6 +101,15 @@ CLASSES: dict[str, RequestClass] = {c.name: c for c in (
     # (that version left the watch cache) is the server's expected answer, the next watch re-lists
     RequestClass("bulk.watch", "controller", ("bulk",), long_running=True, also_ok=(410,)),
     RequestClass("bulk.update", "deploy-bot", ("bulk",)),  # a full object of S KB, so watches see events
+    # simulated kubelets (bench.traffic.kubelet), on kubelet's own schedule
+    RequestClass("nodes.register", "node", scheduled=True, also_ok=(409,)),
+    RequestClass("leases.register", "node", scheduled=True, also_ok=(409,)),
+    RequestClass("leases.renew", "node", scheduled=True, also_ok=(409,)),  # 409: someone else renewed it
+    RequestClass("nodes.status", "node", scheduled=True),
+    RequestClass("pods.listnode", "node", scheduled=True),
+    RequestClass("nodes.listself", "node", scheduled=True),
+    RequestClass("pods.watchnode", "node", scheduled=True, long_running=True),
+    RequestClass("nodes.watchnode", "node", scheduled=True, long_running=True),
     # health probes (non-resource URLs)
     RequestClass("health.healthz", "prometheus"),
     RequestClass("health.readyz", "prometheus"),
@@ -108,6 +118,7 @@ CLASSES: dict[str, RequestClass] = {c.name: c for c in (
 
 
 BULK_CLASSES = frozenset(n for n in CLASSES if n.startswith("bulk."))
+SCHEDULED_CLASSES = frozenset(n for n, c in CLASSES.items() if c.scheduled)
 
 
 def identity_names() -> tuple[str, ...]:

@@ -122,6 +122,7 @@ def teardown(client: Client, layout: Layout) -> Teardown:
     """
     result = Teardown()
     for kind, path in (("clusterrolebindings", f"{_RBAC}/clusterrolebindings"), ("nodes", "/api/v1/nodes"),
+                       ("leases", f"{_COORD}/namespaces/kube-node-lease/leases"),  # simulated kubelets'
                        ("namespaces", "/api/v1/namespaces")):
         names = _owned(client, path, layout)
         result.deleted[kind] = names

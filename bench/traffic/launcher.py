@@ -88,6 +88,8 @@ class TrafficResult:
     edges: dict[str, float] = field(default_factory=dict)  # unix time each window edge fired
     edge_error: str | None = None
     collection: dict[str, Any] = field(default_factory=dict)  # the growth collection (fixtures.create_collection)
+    nodes: int = 0  # simulated kubelets (a kubelet profile)
+    content_types: dict[str, dict[str, int]] = field(default_factory=dict)  # class -> "body | accept" -> requests
 
     def as_dict(self) -> dict[str, Any]:
         doc = asdict(self)
@@ -134,12 +136,18 @@ def run_traffic(cluster: ClusterInfo, profile: str, mode: Mode, users: int | Non
                 workers: int = 0, cpus: set[int] | None = None, max_requests: int | None = None,
                 profiles_file: Path = DEFAULT_FILE, teardown: bool = True,
                 work_dir: Path | None = None, on_edge: EdgeCallback | None = None,
-                schedule: str = "constant", objects: tuple[int, float] | None = None) -> TrafficResult:
+                schedule: str = "constant", objects: tuple[int, float] | None = None,
+                nodes: int | None = None) -> TrafficResult:
     """Set up, run Locust, merge samples, tear down. ``on_edge("start"|"end")`` is called at
     the edges of the recorded window (see :class:`EdgeTimer`), before the teardown.
-    ``objects`` (count, size KB) overrides the profile's growth collection."""
-    n_users = _validate(mode, users, target_rps, duration_s, warmup_s, workers, max_requests)
+    ``objects`` (count, size KB) overrides the profile's growth collection; ``nodes`` the
+    number of simulated kubelets of a kubelet profile (one user each)."""
     prof = load_profile(profile, profiles_file)  # fail on a bad profile before touching the cluster
+    if prof.kubelet is not None:
+        if mode != "closed":
+            raise InputError(None, "mode", f"profile {profile} simulates kubelets on their own schedule: use closed")
+        users = nodes or users or prof.kubelet.nodes
+    n_users = _validate(mode, users, target_rps, duration_s, warmup_s, workers, max_requests)
     bulk = collection_for(prof, objects)
     if workers and n_users < workers:
         raise InputError(None, "users", f"{n_users} users cannot be spread over {workers} workers")
@@ -178,6 +186,7 @@ def run_traffic(cluster: ClusterInfo, profile: str, mode: Mode, users: int | Non
         result = _collect(run, work, samples_path, profile, mode, n_users, workers, target_rps, layout)
         result.setup_s = setup_s
         result.collection = collection
+        result.nodes = n_users if prof.kubelet is not None else 0
         if timer is not None:
             result.edges = dict(timer.fired)
             result.edge_error = f"{type(timer.error).__name__}: {timer.error}" if timer.error else None
@@ -380,6 +389,16 @@ class EdgeTimer:
             self._thread.join()
 
 
+def _merge_types(docs: Any) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for doc in docs:
+        for cls, per in doc.items():
+            mine = out.setdefault(cls, {})
+            for key, n in per.items():
+                mine[key] = mine.get(key, 0) + int(n)
+    return out
+
+
 def _cpu(p: psutil.Process) -> float:
     t = p.cpu_times()
     return t.user + t.system + t.children_user + t.children_system
@@ -412,5 +431,6 @@ def _collect(run: _LocustRun, work: Path, samples_path: Path, profile: str, mode
         loadgen_cpu_util_max=util_max, loadgen_saturated=util_max > SATURATED,
         late_slots=sum(p["late_slots"] for p in procs),
         latency=samples.summarize(df, long_running_classes()), counts_by_class=samples.counts_by_class(df),
+        content_types=_merge_types(p.get("content_types") or {} for p in procs),
         status_by_class=samples.status_by_class(df), prefix=layout.prefix, locust_version=_dist_version("locust"),
     )

@@ -14,7 +14,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bench.errors import InputError
-from bench.traffic.catalog import BULK_CLASSES, CLASSES, NAMESPACE_ROLES, identity_names
+from bench.traffic.catalog import BULK_CLASSES, CLASSES, NAMESPACE_ROLES, SCHEDULED_CLASSES, identity_names
 
 DEFAULT_FILE = Path(__file__).with_name("profiles.yaml")
 
@@ -86,13 +86,24 @@ class Objects(_Strict):
         return value
 
 
+MAX_NODES = 2000  # simulated kubelets: one Locust user (greenlet, connections) each
+
+
+class Kubelets(_Strict):
+    """Simulated nodes (bench.traffic.kubelet): each traffic user is one node on kubelet's schedule."""
+
+    nodes: int = Field(100, ge=1, le=MAX_NODES)
+
+
 class Profile(_Strict):
     description: str = Field(min_length=1)
+    # A node-simulator profile: no weighted classes, each user is a kubelet (traffic.nodes overrides the count).
+    kubelet: Kubelets | None = None
     # Default collection for the bulk.* classes; a scenario's traffic.objects overrides it.
     objects: Objects | None = None
     watch_timeout_s: int = Field(5, ge=1, le=60)  # timeoutSeconds of every watch
     pool_size: int = Field(20, ge=1, le=1000)  # objects each user keeps per kind for its deletes
-    classes: dict[ClassName, ClassEntry] = Field(min_length=1)
+    classes: dict[ClassName, ClassEntry] = {}
 
     @field_validator("classes", mode="before")
     @classmethod
@@ -112,6 +123,17 @@ class Profile(_Strict):
             if entry.namespaces is not None and name in BULK_CLASSES:
                 raise ValueError(f"{name} reads the run's collection in its own namespace: namespaces does not apply")
         return value
+
+    @model_validator(mode="after")
+    def _kind(self) -> Profile:
+        scheduled = sorted(SCHEDULED_CLASSES & set(self.classes))
+        if self.kubelet is not None and self.classes:
+            raise ValueError("a kubelet profile sends on kubelet's schedule: leave classes out")
+        if self.kubelet is None and not self.classes:
+            raise ValueError("classes: at least one request class (or kubelet: {nodes: N})")
+        if scheduled:
+            raise ValueError(f"{scheduled[0]} is sent on kubelet's schedule only (a kubelet profile)")
+        return self
 
     @model_validator(mode="after")
     def _collection(self) -> Profile:

@@ -137,6 +137,14 @@ class Receiver:
             if self._final is None:
                 self._ask({"cmd": "down", "seconds": seconds})
 
+    def set_faults(self, delay_ms: float, error_rate: float) -> None:
+        """From now on, answer each batch after ``delay_ms`` and fail this share with HTTP 500."""
+        with self._lock:
+            if self._final is None:
+                reply = self._ask({"cmd": "faults", "delay_ms": delay_ms, "error_rate": error_rate})
+                if "error" in reply:
+                    raise InputError(None, "faults", str(reply["error"]))
+
     def stop(self) -> dict[str, Any]:
         """Stop accepting, flush the capture file, and return the final stats. Idempotent."""
         with self._lock:
