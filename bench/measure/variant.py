@@ -196,6 +196,7 @@ def run_measured(variant: Variant, bins: Binaries, scratch: Path, run_dir: Path,
                     workers=options.workers, cpus=load_cpus, max_requests=variant.load.requests,
                     work_dir=scratch / "locust", on_edge=_on_edge(ctx, measurements, errors),
                     schedule=variant.load.schedule, objects=variant.load.objects, nodes=variant.load.nodes,
+                    **({"profiles_file": Path(variant.load.profiles_file)} if variant.load.profiles_file else {}),
                 )
             finally:
                 for m in measurements:

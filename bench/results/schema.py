@@ -80,6 +80,7 @@ class LoadSpec(_Doc):
     objects_count: int | None = None  # growth collection: this many configmaps ...
     object_size_kb: float | None = None  # ... of this size (traffic.objects)
     nodes: int | None = None  # simulated kubelets (traffic.nodes)
+    profiles_file: str | None = None  # traffic.profiles_file (None: the shipped profiles)
 
 
 class VariantSpec(_Doc):

@@ -18,7 +18,7 @@ from bench.controlplane.audit import WebhookBackend
 from bench.durations import format_duration
 from bench.errors import InputError
 from bench.scenario.loader import policy_name, resolve_policy
-from bench.scenario.model import LogMatrix, Scenario, WebhookMatrix
+from bench.scenario.model import LogMatrix, Scenario, WebhookMatrix, load_named_profile
 
 BASELINE = "baseline"
 # Variant ids name a batch size or buffer only where it differs from the setting's default.
@@ -73,6 +73,7 @@ class LoadSettings:
     objects_count: int | None = None  # growth collection (traffic.objects): configmaps ...
     object_size_kb: float | None = None  # ... of this size each
     nodes: int | None = None  # simulated kubelets (traffic.nodes, a kubelet profile)
+    profiles_file: str | None = None  # traffic.profiles_file (None: the shipped profiles.yaml)
 
     @property
     def objects(self) -> tuple[int, float] | None:
@@ -118,6 +119,7 @@ class Variant:
                 "objects_count": self.load.objects_count,
                 "object_size_kb": self.load.object_size_kb,
                 "nodes": self.load.nodes,
+                "profiles_file": self.load.profiles_file,
             },
             "is_baseline": self.is_baseline,
             "series_interval_s": self.series_interval_s,
@@ -188,7 +190,9 @@ def _webhook_part(wh: WebhookSettings | None) -> str | None:
     return part
 
 
-def _rate_part(s: Scenario, rate: float | None, fraction: float | None) -> str | None:
+def _rate_part(s: Scenario, rate: float | None, fraction: float | None, scale: float | None = None) -> str | None:
+    if scale is not None:
+        return f"x{scale:g}"
     if fraction is not None:
         return f"c{fraction * 100:g}"
     return f"r{rate:g}" if s.traffic.rates is not None else None
@@ -199,7 +203,8 @@ def objects_part(count: int, size_kb: float) -> str:
     return f"n{count}-s{size_kb:g}k"
 
 
-def _loads(s: Scenario, collection: bool = True, kubelet: bool = False) -> list[tuple[str | None, LoadSettings]]:
+def _loads(s: Scenario, collection: bool = True, kubelet: bool = False,
+           captured_rps: float | None = None) -> list[tuple[str | None, LoadSettings]]:
     """(id part, load) per offered rate (and growth collection, and node count): ``r200`` for
     200 req/s, ``c50`` for half the baseline's capacity, ``n1000-s16k.r200`` with a collection,
     ``nodes500`` for 500 simulated kubelets; no part for closed loop or a single ``target_rps``.
@@ -208,12 +213,13 @@ def _loads(s: Scenario, collection: bool = True, kubelet: bool = False) -> list[
     points: list[tuple[int, float] | None] = list(t.objects.points()) if t.objects and collection else [None]
     fleet: list[int | None] = list(t.nodes) if t.nodes and kubelet else [None]
     out = []
+    scales: list[float | None] = list(t.rate_scales) if t.rate_scales else [None] * len(t.offered(captured_rps))
     for obj, nodes in itertools.product(points, fleet):
-        for rate, fraction in t.offered():
+        for (rate, fraction), scale in zip(t.offered(captured_rps), scales):
             load = LoadSettings(t.mode, nodes or t.users, rate, t.duration, t.requests, t.warmup, t.schedule,
-                                fraction, *(obj or (None, None)), nodes)
+                                fraction, *(obj or (None, None)), nodes, t.profiles_file)
             parts = [objects_part(*obj) if obj else None, f"nodes{nodes}" if nodes else None,
-                     _rate_part(s, rate, fraction)]
+                     _rate_part(s, rate, fraction, scale)]
             out.append((".".join(p for p in parts if p) or None, load))
     return out
 
@@ -223,16 +229,6 @@ def _release_part(version: str | None) -> str | None:
     return f"k8s-{version}" if version else None
 
 
-def _reads_collection(profile: str) -> bool:
-    from bench.traffic.profiles import load_profile
-
-    return load_profile(profile).reads_collection
-
-
-def _is_kubelet(profile: str) -> bool:
-    from bench.traffic.profiles import load_profile
-
-    return load_profile(profile).kubelet is not None
 
 
 def expand(scenario: Scenario, policies: Path | None = None) -> list[Variant]:
@@ -243,9 +239,11 @@ def expand(scenario: Scenario, policies: Path | None = None) -> list[Variant]:
     """
     timeout, series = scenario.variant_timeout_s(), scenario.timeseries
     logs, hooks = _log_options(scenario.audit.log), _webhook_options(scenario.audit.webhook)
-    loads = {p: _loads(scenario, scenario.traffic.objects is not None and _reads_collection(p),
-                       scenario.traffic.nodes is not None and _is_kubelet(p))
-             for p in scenario.traffic.profiles}
+    loads = {}
+    for p in scenario.traffic.profiles:
+        prof = load_named_profile(p, scenario.traffic.profiles_file)
+        loads[p] = _loads(scenario, scenario.traffic.objects is not None and prof.reads_collection,
+                          scenario.traffic.nodes is not None and prof.kubelet is not None, prof.rate_rps)
     profile_loads = [(p, pl) for p in scenario.traffic.profiles for pl in loads[p]]
     releases: list[str | None] = list(scenario.kubernetes) if scenario.kubernetes else [None]
     variants: list[Variant] = []

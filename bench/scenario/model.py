@@ -8,6 +8,7 @@ written back as strings, so a dumped scenario reads like the file it came from.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -218,13 +219,29 @@ class AuditMatrix(_Strict):
         )
 
 
-def _known_profile(name: str) -> str:
-    from bench.traffic.profiles import profile_names  # the profiles Locust runs: profiles.yaml
+def _profiles_path(file: str | None) -> Path:
+    from bench.traffic.profiles import DEFAULT_FILE  # the profiles Locust runs: profiles.yaml
 
-    known = profile_names()
+    return Path(file) if file else DEFAULT_FILE
+
+
+def _known_profile(name: str, file: str | None = None) -> str:
+    from bench.traffic.profiles import profile_names
+
+    known = profile_names(_profiles_path(file))
     if name not in known:
         raise ValueError(f"unknown traffic profile {name!r} (known: {', '.join(known)})")
     return name
+
+
+def _profile_item(name: str, info: ValidationInfo) -> str:
+    return _known_profile(name, (info.data or {}).get("profiles_file"))
+
+
+def load_named_profile(name: str, file: str | None = None) -> Any:
+    from bench.traffic.profiles import load_profile
+
+    return load_profile(name, _profiles_path(file))
 
 
 class ObjectsMatrix(_Strict):
@@ -244,16 +261,12 @@ class ObjectsMatrix(_Strict):
         return [(n, s) for n in self.count for s in self.size_kb]
 
 
-def _reads_collection(profile: str) -> bool:
-    from bench.traffic.profiles import load_profile
-
-    return load_profile(profile).reads_collection
+def _reads_collection(profile: str, file: str | None = None) -> bool:
+    return load_named_profile(profile, file).reads_collection
 
 
-def _is_kubelet(profile: str) -> bool:
-    from bench.traffic.profiles import load_profile
-
-    return load_profile(profile).kubelet is not None
+def _is_kubelet(profile: str, file: str | None = None) -> bool:
+    return load_named_profile(profile, file).kubelet is not None
 
 
 class Traffic(_Strict):
@@ -267,12 +280,16 @@ class Traffic(_Strict):
     window cannot reach is refused here rather than silently cut short.
     """
 
-    profiles: _dimension(Annotated[str, AfterValidator(_known_profile)]) = ["mixed"]  # type: ignore[valid-type]
+    # A profiles file of your own (e.g. from `auditbench traffic from-log`), relative to the scenario file.
+    profiles_file: str | None = None
+    profiles: _dimension(Annotated[str, AfterValidator(_profile_item)]) = ["mixed"]  # type: ignore[valid-type]
     mode: Literal["closed", "open"] = "closed"
     users: Annotated[int, Field(ge=1, le=MAX_USERS)] | None = None
     target_rps: Annotated[float, Field(gt=0, le=MAX_TARGET_RPS)] | None = None
     rates: _dimension(Annotated[float, Field(gt=0, le=MAX_TARGET_RPS)]) | None = None  # type: ignore[valid-type]
     capacity_fractions: _dimension(Annotated[float, Field(gt=0, le=2)]) | None = None  # type: ignore[valid-type]
+    # multiples of a derived profile's captured rate (its rate_rps): replay at 1x, 2x, 5x
+    rate_scales: _dimension(Annotated[float, Field(gt=0, le=100)]) | None = None  # type: ignore[valid-type]
     schedule: Literal["constant", "poisson"] = "constant"
     duration: Duration | None = None
     requests: Annotated[int, Field(ge=1)] | None = None
@@ -280,6 +297,18 @@ class Traffic(_Strict):
     objects: ObjectsMatrix | None = None  # growth: the collection the bulk.* classes read
     # cluster size: simulated kubelets of a kubelet profile (profile nodes), one user each
     nodes: _dimension(Annotated[int, Field(ge=1, le=MAX_NODES)]) | None = None  # type: ignore[valid-type]
+
+    @field_validator("profiles_file")
+    @classmethod
+    def _file(cls, value: str | None) -> str | None:
+        if value is not None:
+            from bench.traffic.profiles import load_profiles
+
+            try:
+                load_profiles(value)
+            except InputError as exc:
+                raise ValueError(exc.line()) from None
+        return value
 
     _unique = field_validator("profiles")(_no_duplicates)
 
@@ -316,7 +345,7 @@ class Traffic(_Strict):
     def _consistent(self) -> Traffic:
         if self.duration is None and self.requests is None:
             raise ValueError("set duration (the measured window)")
-        kubelets = [p for p in self.profiles if _is_kubelet(p)]
+        kubelets = [p for p in self.profiles if _is_kubelet(p, self.profiles_file)]
         if kubelets and self.mode != "closed":
             raise ValueError(f"profile {kubelets[0]} simulates kubelets on their own schedule: use mode closed")
         if self.nodes is not None:
@@ -325,21 +354,29 @@ class Traffic(_Strict):
                 raise ValueError("nodes is set but no profile simulates kubelets (e.g. profile nodes)")
         if self.mode == "closed" and self.users is None and len(kubelets) < len(self.profiles):
             raise ValueError("closed-loop traffic needs users")
-        given = [k for k in ("target_rps", "rates", "capacity_fractions") if getattr(self, k) is not None]
+        given = [k for k in ("target_rps", "rates", "capacity_fractions", "rate_scales") if getattr(self, k) is not None]
         if self.mode == "closed" and given:
             raise ValueError(f"{given[0]} applies to open-loop traffic only (mode: open)")
         if self.mode == "open" and len(given) != 1:
-            raise ValueError("open-loop traffic needs exactly one of target_rps, rates or capacity_fractions")
+            raise ValueError("open-loop traffic needs exactly one of target_rps, rates, capacity_fractions or rate_scales")
+        if self.rate_scales is not None:
+            _no_duplicates(self.rate_scales)
+            for p in self.profiles:
+                if load_named_profile(p, self.profiles_file).rate_rps is None:
+                    raise ValueError(f"rate_scales needs profiles with a captured rate (rate_rps); {p} has none")
         if self.rates is not None:
             _no_duplicates(self.rates)
         if self.capacity_fractions is not None:
             _no_duplicates(self.capacity_fractions)
-        if self.objects is not None and not any(_reads_collection(p) for p in self.profiles):
+        if self.objects is not None and not any(_reads_collection(p, self.profiles_file) for p in self.profiles):
             raise ValueError("objects is set but no profile reads a collection (bulk.* classes, e.g. profile objects)")
         return self
 
-    def offered(self) -> list[tuple[float | None, float | None]]:
-        """(rate, capacity fraction) per load point; (None, None) for closed loop."""
+    def offered(self, captured_rps: float | None = None) -> list[tuple[float | None, float | None]]:
+        """(rate, capacity fraction) per load point; (None, None) for closed loop; with
+        rate_scales, each scale × the profile's ``captured_rps``."""
+        if self.rate_scales is not None:
+            return [(round(s * (captured_rps or 0.0), 3), None) for s in self.rate_scales]
         if self.capacity_fractions is not None:
             return [(None, f) for f in self.capacity_fractions]
         if self.rates is not None:

@@ -20,8 +20,10 @@ DEFAULT_FILE = Path(__file__).with_name("profiles.yaml")
 
 
 def _known_class(name: str) -> str:
-    if name not in CLASSES:
-        raise ValueError(f"unknown request class {name!r}")
+    from bench.traffic.derive import REPLAY_NAME
+
+    if name not in CLASSES and not REPLAY_NAME.match(name):
+        raise ValueError(f"unknown request class {name!r} (a replayed class reads 'VERB RESOURCE SCOPE USERKIND')")
     return name
 
 
@@ -32,10 +34,39 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+_VERBS = ("get", "list", "watch", "create", "update", "patch", "delete", "deletecollection")
+
+
+class Replay(_Strict):
+    """A request shape from an audit log (bench.traffic.derive): what the replay sends."""
+
+    verb: str = Field(min_length=1)
+    scope: str = Field(pattern=r"^(namespace|cluster|-)$")
+    group: str = ""
+    version: str = "v1"
+    resource: str = ""
+    subresource: str = ""
+    path: str = ""  # a non-resource URL
+    body_bytes: int | None = Field(None, ge=0, le=3 << 20)
+
+    @model_validator(mode="after")
+    def _target(self) -> Replay:
+        if bool(self.resource) == bool(self.path):
+            raise ValueError("give either resource (an API resource) or path (a non-resource URL)")
+        if self.path and not self.path.startswith("/"):
+            raise ValueError(f"path {self.path!r} must start with /")
+        if self.resource and self.verb not in _VERBS:
+            raise ValueError(f"verb {self.verb!r}: a resource request is one of {', '.join(_VERBS)}")
+        if self.resource and self.scope == "-":
+            raise ValueError("a resource request is namespace- or cluster-scoped")
+        return self
+
+
 class ClassEntry(_Strict):
-    weight: float = Field(gt=0, le=1_000_000)
+    weight: float = Field(gt=0, le=1e12)
     as_: str | None = Field(None, alias="as")
     namespaces: tuple[str, ...] | None = None
+    request: Replay | None = None  # a replayed class (from `auditbench traffic from-log`)
 
     @field_validator("as_")
     @classmethod
@@ -101,6 +132,8 @@ class Profile(_Strict):
     kubelet: Kubelets | None = None
     # Default collection for the bulk.* classes; a scenario's traffic.objects overrides it.
     objects: Objects | None = None
+    # The request rate of the log a profile was derived from (traffic.rate_scales multiplies it).
+    rate_rps: float | None = Field(None, gt=0, le=1_000_000)
     watch_timeout_s: int = Field(5, ge=1, le=60)  # timeoutSeconds of every watch
     pool_size: int = Field(20, ge=1, le=1000)  # objects each user keeps per kind for its deletes
     classes: dict[ClassName, ClassEntry] = {}
@@ -118,6 +151,10 @@ class Profile(_Strict):
     @classmethod
     def _scopes(cls, value: dict[str, ClassEntry]) -> dict[str, ClassEntry]:
         for name, entry in value.items():
+            if (name in CLASSES) == (entry.request is not None):
+                raise ValueError(f"{name}: a replayed class has a request (and only a replayed class)")
+            if entry.request is not None:
+                continue
             if entry.namespaces is not None and CLASSES[name].cluster_scoped:
                 raise ValueError(f"{name} is cluster-scoped: namespaces does not apply")
             if entry.namespaces is not None and name in BULK_CLASSES:
@@ -148,11 +185,19 @@ class Profile(_Strict):
     def identity(self, cls: str) -> str:
         """Who performs ``cls``; classes outside the profile (a create a delete needs) use the default."""
         entry = self.classes.get(cls)
+        if entry is not None and entry.request is not None:
+            return entry.as_ or "controller"
         return (entry.as_ if entry else None) or CLASSES[cls].identity
 
     def namespace_roles(self, cls: str) -> tuple[str, ...]:
         entry = self.classes.get(cls)
+        if entry is not None and entry.request is not None:
+            return entry.namespaces or NAMESPACE_ROLES[:3]
         return (entry.namespaces if entry else None) or CLASSES[cls].namespaces
+
+    def replay(self, cls: str) -> Replay | None:
+        entry = self.classes.get(cls)
+        return entry.request if entry is not None else None
 
     def weights(self) -> tuple[list[str], list[float]]:
         names = sorted(self.classes)
