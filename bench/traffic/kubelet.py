@@ -18,9 +18,10 @@ k8s.io/kubernetes pkg/kubelet, v1.37):
   Lease (protobuf), the initial LISTs of its pods and its Node.
 
 A node simulated from a standing start would renew every watch and report its status at
-the same moment; a real fleet's kubelets run at random phases. So every node starts each
-periodic action at a random phase of its period, and its first watches with a random part
-of their timeout left: a short window then sees a fleet's steady state.
+the same moment; a real fleet's kubelets run at random phases. So nodes register at random
+moments of the first half of the warm-up, every node starts each periodic action at a random
+phase of its period, and its first watches have a random part of their timeout left: a short
+window then sees a fleet's steady state.
 
 Not simulated: pods (none are scheduled, so no reads of their configmaps and secrets, no
 pod status updates), CSINode, RuntimeClass and other informers, events, and one token per
@@ -100,8 +101,11 @@ class Kubelet:
         return "node"  # the harness's one node identity (system:node:worker-1)
 
     def next(self) -> tuple[float, list[Req]]:
+        """The next due action. A late action's next period counts from now, not from when it
+        was due (kubelet's loops wait a period after each run: a slow apiserver gets no catch-up
+        burst, as it would from a fixed schedule)."""
         due = heapq.heappop(self._queue)
-        return due.at, list(getattr(self, f"_{due.action}")(due.at))
+        return due.at, list(getattr(self, f"_{due.action}")(max(due.at, self.clock())))
 
     # --- actions ----------------------------------------------------------------------------
     def _register(self, at: float) -> list[Req]:

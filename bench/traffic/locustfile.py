@@ -263,7 +263,9 @@ class KubeUser(FastHttpUser):
         self.kubelet: Kubelet | None = None
         watch_timeout = PROFILE.watch_timeout_s + 30.0
         if PROFILE.kubelet is not None:  # this user is one simulated node
-            self.kubelet = Kubelet(f"{LAYOUT.prefix}-node-{owner}", USERS["node"][0], rng)
+            # registrations spread over the first half of the warm-up, as a fleet's are not all at once
+            start = time.time() + rng.uniform(0.0, float(CONFIG["warmup_s"]) / 2)
+            self.kubelet = Kubelet(f"{LAYOUT.prefix}-node-{owner}", USERS["node"][0], rng, start=start)
             self.actor = self.kubelet
             watch_timeout = WATCH_TIMEOUT_S[1] + 60.0  # a reflector's watch stays open for minutes
         else:

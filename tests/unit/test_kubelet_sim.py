@@ -97,3 +97,22 @@ def test_fleet_figures_scale_the_window_to_a_day_per_node() -> None:
     assert fig["audit_events_per_node_per_day"] == pytest.approx(600 * 1440 / 100)
     assert fig["audit_bytes_per_node_per_day"] == pytest.approx(600_000 * 1440 / 100)
     assert fleet_figures(100, 60.0, {}, {}, None).get("audit_bytes") is None
+
+
+def test_a_late_node_does_not_catch_up_with_a_burst() -> None:
+    now = [0.0]
+    k = Kubelet("n", "h", random.Random(2), start=0.0, clock=lambda: now[0])
+    k.next()  # registration at 0
+    sent = []  # (when sent, class)
+    stalled = False
+    while len([c for _, c in sent if c == "leases.renew"]) < 5:
+        at, reqs = k.next()
+        now[0] = max(now[0], at)
+        sent += [(now[0], r.cls) for r in reqs]
+        if not stalled and any(r.cls == "leases.renew" for r in reqs):
+            stalled, stall_at = True, now[0]
+            now[0] += 25.0  # the apiserver answers this renewal 25 s late
+    renewals = [t for t, c in sent if c == "leases.renew"]
+    # after the stall: one overdue renewal at once, then a period after it; no burst of the missed ones
+    assert renewals[1] == pytest.approx(stall_at + 25.0)
+    assert [b - a for a, b in zip(renewals[1:], renewals[2:])] == pytest.approx([RENEW_S] * 3)
