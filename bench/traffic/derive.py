@@ -115,8 +115,13 @@ def _body_size(obj: Any) -> int:
     return len(compact(obj).encode())
 
 
+class NotAnEvent(ValueError):
+    """An input record that is not an audit.k8s.io Event (its position, 1-based)."""
+
+
 def tally(events: Iterable[dict[str, Any]], user_agent: str | None = None) -> Tally:
-    """Requests per class (one per auditID), their span and body sizes (pure)."""
+    """Requests per class (one per auditID), their span and body sizes (pure).
+    NotAnEvent for a record without the fields every audit event has."""
     parse = TimestampParser()
     seen: set[str] = set()
     requests: Counter[str] = Counter()
@@ -126,6 +131,8 @@ def tally(events: Iterable[dict[str, Any]], user_agent: str | None = None) -> Ta
     n_events = skipped = 0
     for ev in events:
         n_events += 1
+        if not isinstance(ev, dict) or not ev.get("verb") or not ev.get("stage"):
+            raise NotAnEvent(n_events)
         if user_agent is not None and not (ev.get("userAgent") or "").startswith(user_agent):
             skipped += 1
             continue
@@ -177,5 +184,9 @@ def derive(paths: list[Path], name: str, user_agent: str | None = None) -> tuple
     sources = reader.expand(paths)
     if not sources:
         raise InputError(str(paths[0]) if paths else None, None, "no audit log files found")
-    t = tally((ev for ev, _n in reader.iter_events(sources)), user_agent)
+    try:
+        t = tally((ev for ev, _n in reader.iter_events(sources)), user_agent)
+    except NotAnEvent as exc:
+        raise InputError(", ".join(str(s.path) for s in sources), f"event {exc.args[0]}",
+                         "not an audit event (no verb or stage)") from None
     return profile_doc(t, name, ", ".join(str(p) for p in paths)), t

@@ -139,3 +139,11 @@ def test_a_scenario_replays_a_derived_profile_at_multiples_of_its_rate(tmp_path:
     (tmp_path / "s.yaml").write_text(yaml.safe_dump(scenario))
     with pytest.raises(InputError, match="rate_rps"):
         load_scenario(tmp_path / "s.yaml")
+
+
+def test_a_record_that_is_not_an_audit_event_is_refused_naming_it(tmp_path: Path) -> None:
+    bad = tmp_path / "x.log"
+    bad.write_text(FIXTURE.read_text().splitlines()[0] + "\n" + '{"nope": 1}\n')
+    with pytest.raises(InputError) as exc:
+        derive([bad], "p")
+    assert "x.log" in exc.value.line() and "event 2" in exc.value.line() and "not an audit event" in exc.value.line()
