@@ -20,7 +20,7 @@ import pandas as pd
 from bench.results.schema import MEASURED, VariantResult
 
 NO_AUDIT = "no audit"
-_OBJECTS_PART = re.compile(r"\.n\d+-s[0-9.]+k")
+_OBJECTS_PART = re.compile(r"\.(n\d+-s[0-9.]+k|nodes\d+)(?=\.|$)")
 
 
 def family(r: VariantResult) -> str:

@@ -87,3 +87,29 @@ def test_the_plot_is_drawn_with_two_sizes_and_left_out_with_one(tmp_path: Path) 
     assert path is not None and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     one = curves(collection_rows([_result("baseline", 100, 1, 1, 1e8, 1000)]))
     assert collection_memory(one, tmp_path / "h.png") is None
+
+
+def _node_result(policy: str, nodes: int, events_day: float | None, bytes_day: float | None) -> VariantResult:
+    base = policy == "baseline"
+    vid = f"baseline.nodes.nodes{nodes}" if base else f"{policy}.log.nodes.nodes{nodes}"
+    fleet = {"count": nodes, "requests_per_node_per_day": 17900.0, "window_s": 60.0,
+             "content_types": {"leases.renew": {"application/vnd.kubernetes.protobuf | x": 10}}}
+    if events_day is not None:
+        fleet.update(audit_events_per_node_per_day=events_day, audit_bytes_per_node_per_day=bytes_day)
+    return VariantResult.model_validate({
+        "run_id": "synthetic", "variant_id": vid, "repeat": 1, "status": "ok",
+        "variant": {"policy": policy, "profile": "nodes", "is_baseline": base, "load": {"mode": "closed", "nodes": nodes}},
+        "apiserver": {"cpu_seconds": 6.0, "heap_inuse_peak_bytes": 2 << 20}, "growth": {"nodes": fleet}})
+
+
+def test_nodes_table_per_node_per_day_and_whole_cluster() -> None:
+    from bench.report.growth import content_types, nodes_rows, nodes_table
+
+    rs = [_node_result("seed-production", 100, 18000.0, 16e6), _node_result("seed-production", 500, 19000.0, 17e6),
+          _node_result("baseline", 100, None, None)]
+    t = nodes_table(nodes_rows(rs))
+    assert t["curve"].tolist() == [NO_AUDIT, "seed-production.log", "seed-production.log"]
+    prod500 = t[(t["nodes"] == 500)].iloc[0]
+    assert prod500["gb_per_day_cluster"] == pytest.approx(17e6 * 500 / 1e9)
+    assert prod500["cores"] == pytest.approx(0.1)
+    assert content_types(rs)["leases.renew"] == {"application/vnd.kubernetes.protobuf | x": 10}
