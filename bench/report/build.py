@@ -227,6 +227,7 @@ def growth_context(results: list, out: Path) -> dict[str, Any]:
     return {"collection": table.to_dict("records"), "fits": growth.fits(table) if not table.empty else [],
             "ratios": growth.against_no_audit(table).to_dict("records") if not table.empty else [],
             "soak": soak, "nodes": nodes.to_dict("records"), "content_types": growth.content_types(results),
+            "releases": growth.release_rows(results).to_dict("records"),
             "plots": plots_made}
 
 

@@ -20,7 +20,7 @@ import pandas as pd
 from bench.results.schema import MEASURED, VariantResult
 
 NO_AUDIT = "no audit"
-_OBJECTS_PART = re.compile(r"\.(n\d+-s[0-9.]+k|nodes\d+)(?=\.|$)")
+_OBJECTS_PART = re.compile(r"\.(n\d+-s[0-9.]+k|nodes\d+|k8s-v[0-9.]+)(?=\.|$)")
 
 
 def family(r: VariantResult) -> str:
@@ -225,3 +225,31 @@ def content_types(results: list[VariantResult]) -> dict[str, dict[str, int]]:
         if r.status in MEASURED and fleet and fleet.get("content_types"):
             return fleet["content_types"]
     return {}
+
+
+# --- Kubernetes releases -------------------------------------------------------------------------
+def release_rows(results: list[VariantResult]) -> pd.DataFrame:
+    """Per variant family and release (the scenario's kubernetes axis), means over repeats."""
+    rows = []
+    for r in results:
+        if r.status not in MEASURED or not r.variant.kubernetes:
+            continue
+        lat, api = r.latency_client, r.apiserver
+        log = r.audit.log if r.audit and r.audit.log and r.audit.log.enabled else None
+        requests = r.traffic.requests if r.traffic else None
+        rows.append({
+            "curve": family(r), "release": r.variant.kubernetes,
+            "p50_ms": lat.overall.p50_ms if lat else None, "p99_ms": lat.overall.p99_ms if lat else None,
+            "cpu_ms_per_1k": api.cpu_ms_per_1k_requests if api else None,
+            "heap_peak": _series(r, "heap_inuse_bytes", "peak") or (api.heap_inuse_peak_bytes if api else None),
+            "bytes_per_request": (log.bytes / requests) if log and log.bytes is not None and requests else None,
+        })
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return df
+    for col in ("p50_ms", "p99_ms", "cpu_ms_per_1k", "heap_peak", "bytes_per_request"):
+        df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
+    g = df.groupby(["curve", "release"])
+    out = g.mean(numeric_only=True)
+    out["repeats"] = g.size()
+    return out.reset_index().sort_values(["curve", "release"], kind="stable").reset_index(drop=True)

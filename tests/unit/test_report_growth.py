@@ -113,3 +113,21 @@ def test_nodes_table_per_node_per_day_and_whole_cluster() -> None:
     assert prod500["gb_per_day_cluster"] == pytest.approx(17e6 * 500 / 1e9)
     assert prod500["cores"] == pytest.approx(0.1)
     assert content_types(rs)["leases.renew"] == {"application/vnd.kubernetes.protobuf | x": 10}
+
+
+def test_release_rows_put_each_family_on_each_release() -> None:
+    from bench.report.growth import release_rows
+
+    def res(policy: str, release: str, p99: float, repeat: int = 1) -> VariantResult:
+        vid = f"{policy}.log.mixed.r100.k8s-{release}"
+        return VariantResult.model_validate({
+            "run_id": "s", "variant_id": vid, "repeat": repeat, "status": "ok",
+            "variant": {"policy": policy, "profile": "mixed", "kubernetes": release, "load": {"mode": "open", "target_rps": 100}},
+            "traffic": {"requests": 1000},
+            "latency_client": {"overall": {"count": 1000, "p50_ms": 5.0, "p99_ms": p99}},
+            "audit": {"log": {"bytes": 2_000_000}}})
+    t = release_rows([res("metadata-all", "v1.36.3", 20.0), res("metadata-all", "v1.36.3", 30.0, 2),
+                      res("metadata-all", "v1.37.2", 10.0)])
+    assert t["curve"].tolist() == ["metadata-all.log.r100"] * 2
+    assert t["release"].tolist() == ["v1.36.3", "v1.37.2"] and t["p99_ms"].tolist() == [25.0, 10.0]
+    assert t["bytes_per_request"].tolist() == [2000.0, 2000.0] and t["repeats"].tolist() == [2, 1]
