@@ -114,15 +114,23 @@ def latency_phases(latency: list[dict[str, Any]], window: tuple[float, float],
     return out
 
 
+def _error(plugin: str) -> Any:
+    """The cumulative error counter of ``plugin`` in a /metrics point; None in a /proc point."""
+    def get(p: dict[str, Any]) -> int | None:
+        errors = p.get("audit_errors")
+        return None if errors is None else errors.get(plugin, 0)
+    return get
+
+
 def soak_verdict(series: dict[str, Any], window: tuple[float, float], stretch: tuple[float, float]) -> dict[str, Any]:
     """Everything the report says about one soak variant."""
     points = series.get("points") or []
     out: dict[str, Any] = {"window": list(window), "stretch": list(stretch)}
     for key in ("heap_inuse_bytes", "goroutines", "receiver_connections"):
         out[key] = judge_series(points, key, window, stretch)
-    out["drops_during"] = counter_delta(points, stretch[0], stretch[1], lambda p: (p.get("audit_errors") or {}).get("buffered", 0))
-    out["drops_total"] = counter_delta(points, window[0], window[1], lambda p: (p.get("audit_errors") or {}).get("buffered", 0))
-    out["webhook_errors_total"] = counter_delta(points, window[0], window[1], lambda p: (p.get("audit_errors") or {}).get("webhook", 0))
+    out["drops_during"] = counter_delta(points, stretch[0], stretch[1], _error("buffered"))
+    out["drops_total"] = counter_delta(points, window[0], window[1], _error("buffered"))
+    out["webhook_errors_total"] = counter_delta(points, window[0], window[1], _error("webhook"))
     backlog = [p["backlog_events"] for p in points if p.get("backlog_events") is not None and window[0] <= p["t"] <= window[1]]
     out["backlog_peak"] = max(backlog) if backlog else None
     out["latency_p99_ms"] = latency_phases(series.get("latency") or [], window, stretch)

@@ -146,6 +146,14 @@ def backlog(point: dict[str, Any]) -> int | None:
     return point["audit_events"] - received - errors.get("buffered", 0) - errors.get("webhook", 0)
 
 
+def merge_points(metrics: list[dict[str, Any]], proc: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One time-ordered series: each /metrics point, and each /proc point, every key absent
+    from a point being None (pure). A point carries what was read at its time, nothing copied."""
+    keys = sorted({k for p in metrics + proc for k in p})
+    out = [{k: p.get(k) for k in keys} for p in metrics + proc]
+    return sorted(out, key=lambda p: p["t"])
+
+
 def latency_per_second(df: Any, window: Window) -> list[dict[str, Any]]:
     """Client requests started in each whole second of the window: count, failures and the
     p50/p99 of the successful non-watch ones (pure; df as bench.traffic.samples reads it)."""
@@ -192,11 +200,13 @@ class SeriesMeasurement(BaseMeasurement):
     name = "series"
 
     def __init__(self) -> None:
-        self.points: list[dict[str, Any]] = []
+        self.points: list[dict[str, Any]] = []  # from /metrics (and the receiver's counters)
+        self.proc_points: list[dict[str, Any]] = []  # from /proc
         self.errors: list[str] = []
         self.interval: float | None = None
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
 
     def start(self, ctx: Context) -> None:
         self.interval = getattr(ctx.variant, "series_interval_s", None)
@@ -206,20 +216,46 @@ class SeriesMeasurement(BaseMeasurement):
         pid = ctx.cluster.apiserver.pid
         receiver = ctx.receiver
         port = receiver.port if receiver is not None else None
+        # Two loops: /proc never waits, while a /metrics scrape can (it is audited like any
+        # request, so in blocking webhook mode it waits for the webhook): a stalled scrape
+        # leaves gaps in heap and goroutines, never in RSS and connections.
+        self._threads = [
+            self._loop("series-proc", lambda: self._proc_point(pid, receiver, port)),
+            self._loop("series-metrics", lambda: self._metrics_point(client, receiver), client.close),
+        ]
 
+    def _loop(self, name: str, sample: Any, done: Any = None) -> threading.Thread:
         def run() -> None:
             next_at = time.monotonic()
             try:
                 while not self._stop.is_set():
-                    self._sample(client, pid, receiver, port)
-                    next_at += self.interval or 1.0
+                    sample()
+                    next_at = max(next_at + (self.interval or 1.0), time.monotonic())
                     self._stop.wait(max(0.0, next_at - time.monotonic()))
             finally:
-                client.close()
-        self._thread = threading.Thread(target=run, daemon=True, name="series")
-        self._thread.start()
+                if done is not None:
+                    done()
+        thread = threading.Thread(target=run, daemon=True, name=name)
+        thread.start()
+        return thread
 
-    def _sample(self, client: Any, pid: int, receiver: Any, port: int | None) -> None:
+    def _receiver_events(self, receiver: Any) -> int | None:
+        try:
+            return receiver.stats().get("events")
+        except Exception as exc:  # the receiver may be down on purpose; its counters are not
+            self.errors.append(f"{time.time():.0f}: receiver stats: {type(exc).__name__}"[:200])
+            return None
+
+    def _proc_point(self, pid: int, receiver: Any, port: int | None) -> None:
+        conns = connections(pid, port)
+        point: dict[str, Any] = {"t": round(time.time(), 3), "rss_bytes": vm_rss(pid), "established": conns["established"]}
+        if receiver is not None:
+            point["receiver_connections"] = conns["to_receiver"]
+        with self._lock:
+            self.proc_points.append(point)
+
+    def _metrics_point(self, client: Any, receiver: Any) -> None:
+        before = self._receiver_events(receiver) if receiver is not None else None
         sent = time.time()
         try:
             resp = client.get("/metrics")
@@ -233,24 +269,19 @@ class SeriesMeasurement(BaseMeasurement):
         point = read_point(resp.body.decode("utf-8", errors="replace"))
         point["t"] = round((sent + received) / 2, 3)
         point["scrape_ms"] = round((received - sent) * 1000, 1)
-        point["rss_bytes"] = vm_rss(pid)
-        conns = connections(pid, port)
-        point["established"] = conns["established"]
         if receiver is not None:
-            point["receiver_connections"] = conns["to_receiver"]
-            try:
-                stats = receiver.stats()
-                point["receiver_events"] = stats.get("events")
-                point["receiver_http_errors"] = stats.get("http_errors")
-            except Exception as exc:  # the receiver may be down on purpose; its counters are not
-                self.errors.append(f"{received:.0f}: receiver stats: {type(exc).__name__}"[:200])
-            point["backlog_events"] = backlog(point)
-        self.points.append(point)
+            after = self._receiver_events(receiver)
+            if before is not None and after is not None:
+                # the receiver read on both sides of the scrape: their mean matches the counters' moment
+                point["receiver_events"] = round((before + after) / 2)
+                point["backlog_events"] = backlog(point)
+        with self._lock:
+            self.points.append(point)
 
     def stop(self, ctx: Context) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
+        for thread in self._threads:
+            thread.join(timeout=30)
 
     def collect(self, ctx: Context) -> dict[str, Any]:
         if not self.interval:
@@ -261,5 +292,7 @@ class SeriesMeasurement(BaseMeasurement):
             from bench.traffic import samples
 
             latency = latency_per_second(samples.read_samples([ctx.traffic.samples_path]), ctx.window)
-        return {"interval_s": self.interval, "points": self.points, "errors": self.errors[:50],
-                "window": window_summary(self.points, ctx.window), "latency": latency}
+        with self._lock:
+            points = merge_points(self.points, self.proc_points)
+        return {"interval_s": self.interval, "points": points, "errors": self.errors[:50],
+                "window": window_summary(points, ctx.window), "latency": latency}

@@ -69,7 +69,10 @@ def soak_timeline(results: list, path: Path) -> Path | None:
     """Heap, goroutines, receiver connections, backlog and drops, and request p99, second by
     second from the window's start, the fault stretch shaded; one line per variant (its first
     repeat)."""
-    from bench.report.growth import soak_results
+    from bench.report.growth import soak_results, webhook_setting
+
+    def webhook_label(r: Any) -> str:
+        return f"{r.variant_id} ({webhook_setting(r)})"
 
     firsts: dict[str, Any] = {}
     for r in soak_results(results):
@@ -80,16 +83,21 @@ def soak_timeline(results: list, path: Path) -> Path | None:
     for vid, r in sorted(firsts.items()):
         t0 = r.window.start
         pts = [p for p in r.series["points"] if r.window.start - 2 <= p["t"] <= r.window.end + 2]
-        x = [p["t"] - t0 for p in pts]
 
-        def col(key: str, scale: float = 1.0, pts: list = pts) -> list[float]:
-            return [(p.get(key) / scale) if p.get(key) is not None else float("nan") for p in pts]
-        line = axes[0].plot(x, col("heap_inuse_bytes", _MB), label=vid)[0]
+        def xy(get: Any, pts: list = pts, t0: float = t0) -> tuple[list[float], list[float]]:
+            """The points that carry the value (a /metrics point or a /proc point)."""
+            got = [(p["t"] - t0, get(p)) for p in pts if get(p) is not None]
+            return [g[0] for g in got], [float(g[1]) for g in got]
+
+        def key(name: str, scale: float = 1.0) -> Any:
+            return lambda p: (p[name] / scale) if p.get(name) is not None else None
+        line = axes[0].plot(*xy(key("heap_inuse_bytes", _MB)), label=webhook_label(r))[0]
         c = line.get_color()
-        axes[1].plot(x, col("goroutines"), color=c)
-        axes[2].plot(x, col("receiver_connections"), color=c)
-        axes[3].plot(x, col("backlog_events"), color=c)
-        axes[3].plot(x, [(p.get("audit_errors") or {}).get("buffered", 0) for p in pts], color=c, linestyle=":")
+        axes[1].plot(*xy(key("goroutines")), color=c)
+        axes[2].plot(*xy(key("receiver_connections")), color=c)
+        axes[3].plot(*xy(key("backlog_events")), color=c)
+        axes[3].plot(*xy(lambda p: None if p.get("audit_errors") is None else p["audit_errors"].get("buffered", 0)),
+                     color=c, linestyle=":")
         lat = r.series.get("latency") or []
         axes[4].plot([q["t"] - t0 for q in lat], [q["p99_ms"] if q["p99_ms"] is not None else float("nan") for q in lat],
                      color=c)

@@ -181,3 +181,12 @@ def test_growth_figures_divide_audit_bytes_by_the_kinds_own_requests() -> None:
     assert fig["by_kind"]["bulk.list"]["audit_bytes_per_request"] == 4000
     assert fig["by_kind"]["bulk.get"]["audit_bytes"] == 0 and fig["audit_source"] == "log"
     assert growth_figures({}, client, None)["by_kind"]["bulk.list"].get("audit_bytes") is None
+
+
+def test_metrics_and_proc_points_merge_without_copying_values() -> None:
+    from bench.measure.series import merge_points
+
+    merged = merge_points([{"t": 2.0, "heap_inuse_bytes": 5}], [{"t": 1.0, "rss_bytes": 7}, {"t": 3.0, "rss_bytes": 8}])
+    assert [p["t"] for p in merged] == [1.0, 2.0, 3.0]
+    assert merged[0] == {"t": 1.0, "rss_bytes": 7, "heap_inuse_bytes": None}
+    assert merged[1]["rss_bytes"] is None and merged[1]["heap_inuse_bytes"] == 5

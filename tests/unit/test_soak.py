@@ -82,3 +82,11 @@ def test_drops_backlog_and_latency_phases() -> None:
     assert latency_phases(lat, (0, 60), (20, 40)) == {"before": 10.0, "during": 90.0, "after": 10.0}
     v = soak_verdict({"points": pts, "latency": lat}, (0.0, 60.0), (20.0, 40.0))
     assert v["backlog_peak"] == 195 and v["drops_total"] == 290 and v["verdict"] == "bounded"
+
+
+def test_proc_points_do_not_count_as_zero_drops() -> None:
+    metrics = [{"t": float(i), "audit_errors": {"buffered": 10 * i}, "heap_inuse_bytes": 1.0} for i in range(0, 60, 2)]
+    procs = [{"t": float(i), "audit_errors": None, "rss_bytes": 1} for i in range(1, 60, 2)]
+    pts = sorted(metrics + procs, key=lambda p: p["t"])
+    v = soak_verdict({"points": pts}, (0.0, 59.0), (20.0, 40.0))
+    assert v["drops_total"] == 580 and v["drops_during"] == 200
