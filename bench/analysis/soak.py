@@ -5,9 +5,10 @@ receiver's fault stretch. The series is cut into three phases — before the str
 it, after it — and the verdict rests on what the heap does while the consumer is slow:
 
 - **grows**: in the second half of the stretch, heap in use still rises (least-squares slope
-  with a 95% interval above zero) and has risen materially: its last value is more than
-  GROWTH_MATERIAL above the median before the stretch. Memory was climbing when the stretch
-  ended; nothing in the data says where it would stop.
+  with a 95% interval above zero, and above the slope before the stretch: the traffic's own
+  drift, e.g. objects it creates and keeps, is not the consumer's doing) and has risen
+  materially: its last value is more than GROWTH_MATERIAL above the median before the stretch.
+  Memory was climbing when the stretch ended; nothing in the data says where it would stop.
 - **bounded**: the slope over the stretch's second half is not above zero (its interval
   reaches zero or below: a plateau, or falling), or the rise stayed below GROWTH_MATERIAL.
   Where the run has an after-phase, recovery (the last after-phase median against the
@@ -64,7 +65,7 @@ def judge_series(points: list[dict[str, Any]], key: str, window: tuple[float, fl
                  stretch: tuple[float, float]) -> dict[str, Any]:
     """Verdict and figures of one series (heap_inuse_bytes, goroutines, receiver_connections)."""
     (w0, w1), (f0, f1) = window, stretch
-    _, before = _values(points, key, w0, f0)
+    tb, before = _values(points, key, w0, f0)
     _, during = _values(points, key, f0, f1)
     t2, late = _values(points, key, (f0 + f1) / 2, f1)
     _, after = _values(points, key, f1, w1)
@@ -76,20 +77,29 @@ def judge_series(points: list[dict[str, Any]], key: str, window: tuple[float, fl
     }
     tr = trend(t2, late) if late.size >= MIN_POINTS else None
     out["late_trend_per_min"] = {k: v * 60 for k, v in asdict(tr).items() if k != "points"} if tr else None
+    drift = trend(tb, before) if before.size >= MIN_POINTS else None
+    out["before_trend_per_min"] = drift.slope * 60 if drift else None
     if tr is None:
         out["verdict"] = "inconclusive"
         out["reason"] = f"{late.size} points in the stretch's second half (need {MIN_POINTS})"
         return out
     rise = (out["during_last"] / base - 1.0) if base else None
     out["rise"] = rise
-    if tr.low > 0 and (rise is None or rise > GROWTH_MATERIAL):
+    floor = max(0.0, drift.slope) if drift else 0.0
+    drift_text = f"; before the stretch {drift.slope * 60:.3g}/min" if drift else ""
+    if tr.low > floor and (rise is None or rise > GROWTH_MATERIAL):
         out["verdict"] = "grows"
         out["reason"] = (f"still rising at {tr.slope * 60:.3g}/min [{tr.low * 60:.3g}, {tr.high * 60:.3g}] when the "
-                         f"stretch ended" + (f", {rise:+.0%} over before" if rise is not None else ""))
+                         f"stretch ended" + (f", {rise:+.0%} over before" if rise is not None else "") + drift_text)
     else:
         out["verdict"] = "bounded"
-        why = "no rise at the stretch's end" if tr.low <= 0 else f"rise {rise:+.0%} stays under {GROWTH_MATERIAL:.0%}"
-        out["reason"] = f"{why} (slope {tr.slope * 60:.3g}/min [{tr.low * 60:.3g}, {tr.high * 60:.3g}])"
+        if tr.low <= 0:
+            why = "no rise at the stretch's end"
+        elif tr.low <= floor:
+            why = "no faster than before the stretch"
+        else:
+            why = f"rise {rise:+.0%} stays under {GROWTH_MATERIAL:.0%}"
+        out["reason"] = f"{why} (slope {tr.slope * 60:.3g}/min [{tr.low * 60:.3g}, {tr.high * 60:.3g}]{drift_text})"
     if base and out["after_median"] is not None:
         out["recovered"] = out["after_median"] <= base * (1 + GROWTH_MATERIAL)
     return out

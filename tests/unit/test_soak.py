@@ -90,3 +90,12 @@ def test_proc_points_do_not_count_as_zero_drops() -> None:
     pts = sorted(metrics + procs, key=lambda p: p["t"])
     v = soak_verdict({"points": pts}, (0.0, 59.0), (20.0, 40.0))
     assert v["drops_total"] == 580 and v["drops_during"] == 200
+
+
+def test_growth_no_faster_than_the_traffics_own_drift_is_bounded() -> None:
+    drift = [100.0 + 2.0 * i for i in range(80)]  # the same slope before, during and after
+    out = judge_series(_points(drift), "heap_inuse_bytes", (0, 80), (20, 60))
+    assert out["verdict"] == "bounded" and "no faster than before" in out["reason"]
+    assert out["before_trend_per_min"] == pytest.approx(120.0)
+    faster = [100.0 + 0.5 * i for i in range(20)] + [110.0 + 5.0 * i for i in range(40)] + [300.0] * 20
+    assert judge_series(_points(faster), "heap_inuse_bytes", (0, 80), (20, 60))["verdict"] == "grows"
