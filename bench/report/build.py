@@ -228,6 +228,7 @@ def growth_context(results: list, out: Path) -> dict[str, Any]:
             "ratios": growth.against_no_audit(table).to_dict("records") if not table.empty else [],
             "soak": soak, "nodes": nodes.to_dict("records"), "content_types": growth.content_types(results),
             "releases": growth.release_rows(results).to_dict("records"),
+            "soak_reference": growth.soak_reference(results),
             "plots": plots_made}
 
 

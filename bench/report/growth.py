@@ -253,3 +253,23 @@ def release_rows(results: list[VariantResult]) -> pd.DataFrame:
     out = g.mean(numeric_only=True)
     out["repeats"] = g.size()
     return out.reset_index().sort_values(["curve", "release"], kind="stable").reset_index(drop=True)
+
+
+def soak_reference(results: list[VariantResult]) -> list[dict[str, Any]]:
+    """The no-audit baselines of a soak run: how the heap drifts with the traffic alone."""
+    from bench.analysis.soak import trend
+
+    if not soak_results(results):
+        return []
+    out = []
+    for r in sorted(results, key=lambda r: (r.variant_id, r.repeat)):
+        if r.status not in MEASURED or not r.variant.is_baseline or not r.series or not r.window:
+            continue
+        pts = [(p["t"], p["heap_inuse_bytes"]) for p in r.series.get("points") or []
+               if p.get("heap_inuse_bytes") is not None and r.window.start <= p["t"] <= r.window.end]
+        tr = trend(np.array([p[0] for p in pts]), np.array([float(p[1]) for p in pts])) if len(pts) >= 3 else None
+        out.append({"variant_id": r.variant_id, "repeat": r.repeat, "points": len(pts),
+                    "heap_first": pts[0][1] if pts else None, "heap_last": pts[-1][1] if pts else None,
+                    "slope_per_min": tr.slope * 60 if tr else None,
+                    "slope_low": tr.low * 60 if tr else None, "slope_high": tr.high * 60 if tr else None})
+    return out

@@ -131,3 +131,21 @@ def test_release_rows_put_each_family_on_each_release() -> None:
     assert t["curve"].tolist() == ["metadata-all.log.r100"] * 2
     assert t["release"].tolist() == ["v1.36.3", "v1.37.2"] and t["p99_ms"].tolist() == [25.0, 10.0]
     assert t["bytes_per_request"].tolist() == [2000.0, 2000.0] and t["repeats"].tolist() == [2, 1]
+
+
+def test_soak_reference_is_the_baselines_heap_drift() -> None:
+    from bench.report.growth import soak_reference
+
+    def res(vid: str, base: bool, stretch: list | None) -> VariantResult:
+        pts = [{"t": 100.0 + i, "heap_inuse_bytes": 1e8 + 1e6 * i} for i in range(60)]
+        doc = {"run_id": "s", "variant_id": vid, "repeat": 1, "status": "ok",
+               "variant": {"policy": "baseline" if base else "metadata-all", "profile": "mixed", "is_baseline": base,
+                           "load": {"mode": "open", "target_rps": 100}},
+               "window": {"start": 100.0, "end": 160.0, "duration_s": 60.0},
+               "series": {"points": pts}}
+        if stretch:
+            doc["audit"] = {"webhook": {"fault_stretch": stretch}}
+        return VariantResult.model_validate(doc)
+    assert soak_reference([res("baseline.mixed.r100", True, None)]) == []  # no soak in the run
+    (ref,) = soak_reference([res("baseline.mixed.r100", True, None), res("m.wh-batch-5s.mixed.r100", False, [110.0, 140.0])])
+    assert ref["slope_per_min"] == pytest.approx(60e6) and ref["heap_first"] == 1e8 and ref["points"] == 60
