@@ -139,7 +139,7 @@ def _loads(frame: pd.DataFrame) -> dict[str, str]:
 
     out = {}
     for vid, g in frame.groupby("variant_id", sort=False):
-        key, _, collection = load_key(g.iloc[0]).partition("|")
+        key, *extra = load_key(g.iloc[0]).split("|")
         rate = g["target_rps"].iloc[0] if "target_rps" in g else None
         if key.startswith("c"):
             out[str(vid)] = f"{float(key[1:]):.0%} of capacity ({rate:g} req/s)" if rate is not None and not pd.isna(rate) else key
@@ -147,8 +147,13 @@ def _loads(frame: pd.DataFrame) -> dict[str, str]:
             out[str(vid)] = f"{key[1:]} req/s"
         else:
             out[str(vid)] = "closed loop (saturation)"
-        if collection:
-            out[str(vid)] += f", collection {collection}"
+        for part in extra:  # see load_key: a growth collection, a node count, a release
+            if part.startswith("nodes"):
+                out[str(vid)] += f", {part[5:]} simulated nodes"
+            elif part.startswith("v"):
+                out[str(vid)] += f", Kubernetes {part}"
+            else:
+                out[str(vid)] += f", collection {part}"
     return out
 
 
