@@ -69,6 +69,14 @@ def prepare_binaries(options: MeasureOptions, console: Console) -> None:
                   f"{time.monotonic() - started:.1f}s)", highlight=False)
 
 
+def _check_releases(variants: list[Variant], options: MeasureOptions) -> None:
+    """Every release of the scenario's kubernetes axis is built (never built inside a run)."""
+    from bench.controlplane.releases import resolve_release
+
+    for release in sorted({v.kubernetes for v in variants if v.kubernetes}):
+        resolve_release(release, options.bin_dir, echo=options.echo)
+
+
 def run_scenario(
     scenario_path: str | Path,
     resume: str | None = None,
@@ -95,6 +103,8 @@ def run_scenario(
         prepare_backend(scenario, options, console)
     else:
         prepare(options, console)
+    if scenario.backend == "local":
+        _check_releases(variants, options)
     if resume:
         run_dir = store.resolve_run(resume, root)
         manifest = store.read_manifest(run_dir)

@@ -114,7 +114,23 @@ def compare_rows(
 
 
 def load_key(row: pd.Series) -> str:
-    """A variant's offered load: "r<rate>" or "c<capacity fraction>" (open loop), or "closed"."""
+    """A variant's offered load: "r<rate>" or "c<capacity fraction>" (open loop), or "closed";
+    with a growth collection "|n<count>-s<size>k" follows, and with a kubernetes axis "|<release>",
+    so variants pair with the baseline that read the same collection on the same release."""
+    key = _offered_key(row)
+    count, size = row.get("objects_count"), row.get("object_size_kb")
+    if count is not None and not pd.isna(count) and size is not None and not pd.isna(size):
+        key += f"|n{int(count)}-s{float(size):g}k"
+    nodes = row.get("nodes")
+    if nodes is not None and not pd.isna(nodes):
+        key += f"|nodes{int(nodes)}"
+    release = row.get("kubernetes")
+    if isinstance(release, str) and release:
+        key += f"|{release}"
+    return key
+
+
+def _offered_key(row: pd.Series) -> str:
     if row.get("mode") == "open":
         frac = row.get("rate_fraction")
         if frac is not None and not pd.isna(frac):

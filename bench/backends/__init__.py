@@ -18,9 +18,10 @@ def for_variant(variant: Any, options: Any) -> Backend:
     """The backend for one variant (``options``: bench.measure.variant.MeasureOptions)."""
     if variant.backend == "local":
         from bench.backends.local import LocalBackend
-        from bench.controlplane.build import resolve
+        from bench.controlplane.releases import resolve_release
 
-        return LocalBackend(variant, resolve(options.bin_dir, echo=options.echo), options.audit_log_dir)
+        return LocalBackend(variant, resolve_release(variant.kubernetes, options.bin_dir, echo=options.echo),
+                            options.audit_log_dir)
     if variant.backend == "kind":
         from bench.backends.kind import KindBackend
 

@@ -47,9 +47,9 @@ from bench.scenario.matrix import Variant
 # Registration happens on import; the order is the order of edges and collects: /proc first
 # at an edge (a read takes microseconds), then /metrics; the client's figures and the
 # /metrics bracket are collected before the audit sinks that use them.
-from bench.measure import auditlog, canary, client, process, server, webhook  # noqa: E402,F401
+from bench.measure import auditlog, canary, client, growth, process, series, server, webhook  # noqa: E402,F401
 
-MEASUREMENTS = ("process", "apiserver_metrics", "webhook", "client", "audit_log", "canaries")
+MEASUREMENTS = ("process", "apiserver_metrics", "series", "webhook", "client", "audit_log", "growth", "canaries")
 COVERAGE_MIN = 0.95  # the /metrics bracket must cover this share of the window
 
 
@@ -193,7 +193,9 @@ def run_measured(variant: Variant, backend: Backend, scratch: Path, run_dir: Pat
                     variant.load.duration_s or 30.0, variant.load.warmup_s, seed, samples_tmp, ctx.canary_file,
                     workers=options.workers, cpus=load_cpus, max_requests=variant.load.requests,
                     work_dir=scratch / "locust", on_edge=_on_edge(ctx, measurements, errors),
-                    schedule=variant.load.schedule, nice=nice, **cluster.traffic_options(),
+                    schedule=variant.load.schedule, nice=nice, objects=variant.load.objects, nodes=variant.load.nodes,
+                    **({"profiles_file": Path(variant.load.profiles_file)} if variant.load.profiles_file else {}),
+                    **cluster.traffic_options(),
                 )
             finally:
                 for m in measurements:
@@ -331,6 +333,8 @@ def assemble(ctx: Context, got: dict[str, dict[str, Any]], errors: list[str]) ->
             "log": log, "webhook": wh, "reconciliation": rec,
             "canaries": got.get("canaries") or {"checked": 0, "leaked": []},
         },
+        "series": got.get("series") or None,
+        "growth": got.get("growth") or None,
         "_died": [failure.how_it_ended(n, exits.get(n)) for n in ctx.stop.died_during_run] + [f"{n} (seen exiting by /proc)" for n, f in proc.items() if f.get("exited_during_run")],
         "_errors": errors,
         "_measured": sorted(got),

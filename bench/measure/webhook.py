@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
@@ -136,11 +137,35 @@ class Webhook(BaseMeasurement):
 
     def __init__(self) -> None:
         self._fault: threading.Timer | None = None
+        self._timers: list[threading.Timer] = []
         self.down_at: float | None = None
+        self.stretch: list[float] = []  # unix times the fault stretch began and ended
+
+    def _start_stretch(self, ctx: Context, wh: Any) -> None:
+        """Faults for a stretch of the window (fault_at/fault_for), timed from its start."""
+        def begin() -> None:
+            self.stretch = [time.time()]
+            ctx.receiver.set_faults(wh.receiver_delay_ms, wh.receiver_error_rate)
+            if wh.receiver_down_for_s:
+                self.down_at = time.time()
+                ctx.receiver.go_down(wh.receiver_down_for_s)
+
+        def end() -> None:
+            ctx.receiver.set_faults(0.0, 0.0)
+            self.stretch.append(time.time())
+        for delay, fn in ((wh.receiver_fault_at_s, begin), (wh.receiver_fault_at_s + wh.receiver_fault_for_s, end)):
+            timer = threading.Timer(delay, fn)
+            timer.daemon = True
+            timer.start()
+            self._timers.append(timer)
 
     def edge(self, ctx: Context, edge: Edge) -> None:
         wh = ctx.variant.webhook
         if ctx.receiver is None or wh is None:
+            return
+        if getattr(wh, "receiver_fault_at_s", None) is not None:
+            if edge == "start":  # a stretch inside the window (soaks), timed from its start
+                self._start_stretch(ctx, wh)
             return
         if wh.receiver_delay_ms or wh.receiver_error_rate:
             if edge == "start":
@@ -153,8 +178,6 @@ class Webhook(BaseMeasurement):
         delay = (ctx.variant.load.duration_s or 30.0) / 3
 
         def down() -> None:
-            import time
-
             self.down_at = time.time()
             ctx.receiver.go_down(wh.receiver_down_for_s)
 
@@ -165,6 +188,8 @@ class Webhook(BaseMeasurement):
     def stop(self, ctx: Context) -> None:
         if self._fault is not None:
             self._fault.cancel()
+        for timer in self._timers:
+            timer.cancel()
 
     def collect(self, ctx: Context) -> dict[str, Any]:
         if ctx.receiver is None:
@@ -178,8 +203,9 @@ class Webhook(BaseMeasurement):
         doc["http_errors_by_code"] = final.get("http_errors_by_code", {})
         doc["rejected"] = final.get("rejected", {})
         doc["receiver_down_at"] = self.down_at
-        if ctx.bracket is not None:  # failures by when their request arrived (bench.measure.plugin_errors)
+        if ctx.bracket is not None and getattr(ctx.cluster, "logs_dir", None) is not None:  # failures by when their request arrived (bench.measure.plugin_errors)
             failed = failed_in_log(ctx.cluster.logs_dir / "kube-apiserver.log", ctx.bracket, tallies["held_max_s"])
             doc["failed_in_bracket"] = failed.in_span["webhook"]
             doc["failed_near_edges"] = {"start": failed.near_start["webhook"], "end": failed.near_end["webhook"]}
+        doc["fault_stretch"] = self.stretch or None
         return doc

@@ -140,7 +140,7 @@ def _loads(frame: pd.DataFrame) -> dict[str, str]:
 
     out = {}
     for vid, g in frame.groupby("variant_id", sort=False):
-        key = load_key(g.iloc[0])
+        key, *extra = load_key(g.iloc[0]).split("|")
         rate = g["target_rps"].iloc[0] if "target_rps" in g else None
         if key.startswith("c"):
             out[str(vid)] = f"{float(key[1:]):.0%} of capacity ({rate:g} req/s)" if rate is not None and not pd.isna(rate) else key
@@ -148,6 +148,13 @@ def _loads(frame: pd.DataFrame) -> dict[str, str]:
             out[str(vid)] = f"{key[1:]} req/s"
         else:
             out[str(vid)] = "closed loop (saturation)"
+        for part in extra:  # see load_key: a growth collection, a node count, a release
+            if part.startswith("nodes"):
+                out[str(vid)] += f", {part[5:]} simulated nodes"
+            elif part.startswith("v"):
+                out[str(vid)] += f", Kubernetes {part}"
+            else:
+                out[str(vid)] += f", collection {part}"
     return out
 
 
@@ -207,9 +214,38 @@ def build_report(ref: str | Path, out: Path | None = None, root: Path | None = N
         flagged={r.variant_id for r in data.results if r.flags},
         **_coverage(data, detections),
     )
+    context["growth"] = growth_context(data.results, out)
     md = atomic.write_text(out / "report.md", render("report.md.j2", **context))
     html = atomic.write_text(out / "report.html", render("report.html.j2", **context))
-    return ReportFiles(md, html, perf_path, tuple(out / p["file"] for p in made))
+    made_growth = [out / p["file"] for p in context["growth"]["plots"]]
+    return ReportFiles(md, html, perf_path, tuple(out / p["file"] for p in made) + tuple(made_growth))
+
+
+def growth_context(results: list, out: Path) -> dict[str, Any]:
+    """The "how it grows" section's tables and plots (empty when the run measured no growth)."""
+    from bench.report import growth, growth_plots
+
+    table = growth.curves(growth.collection_rows(results))
+    plots_made: list[dict[str, str]] = []
+    path = growth_plots.collection_memory(table, out / "plots" / "growth-collection.png") if not table.empty else None
+    if path is not None:
+        plots_made.append({"file": str(path.relative_to(out)), "title": "apiserver memory against LIST size",
+                           "caption": "Heap in use (per-second series) and RSS (/proc) over the window, unpaged "
+                                      "LIST latency and audit bytes per unpaged LIST, against the collection's "
+                                      "unpaged LIST response size; one line per policy."})
+    soak = growth.soak_rows(results)
+    path = growth_plots.soak_timeline(results, out / "plots" / "growth-soak.png") if soak else None
+    if path is not None:
+        plots_made.append({"file": str(path.relative_to(out)), "title": "A slow consumer over time",
+                           "caption": "Per-second apiserver heap in use, goroutines, connections to the receiver "
+                                      "(/proc), backlog and drops, client p99; the receiver's fault stretch shaded."})
+    nodes = growth.nodes_table(growth.nodes_rows(results))
+    return {"collection": table.to_dict("records"), "fits": growth.fits(table) if not table.empty else [],
+            "ratios": growth.against_no_audit(table).to_dict("records") if not table.empty else [],
+            "soak": soak, "nodes": nodes.to_dict("records"), "content_types": growth.content_types(results),
+            "releases": growth.release_rows(results).to_dict("records"),
+            "soak_reference": growth.soak_reference(results),
+            "plots": plots_made}
 
 
 # --- compare ---------------------------------------------------------------------------

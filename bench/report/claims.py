@@ -69,7 +69,7 @@ def _settings(frame: pd.DataFrame) -> pd.DataFrame:
 def _load_order(s: pd.DataFrame, key: str) -> tuple[int, float]:
     """Prefer fixed rates (lowest first: furthest below saturation) over closed loop."""
     g = s[s["load_key"] == key]
-    if key == "closed" or g.empty:
+    if key.split("|")[0] == "closed" or g.empty:
         return (1, 0.0)
     rate = g["target_rps"].iloc[0]
     return (0, float(rate) if rate is not None and not pd.isna(rate) else 0.0)
@@ -112,9 +112,10 @@ def _v(c: Comparison, metric: str, side: str = "candidate") -> float | None:
 def _load_note(frame: pd.DataFrame, vid: str) -> str:
     s = _settings(frame)
     key = s.loc[s["variant_id"] == vid, "load_key"]
-    k = key.iloc[0] if not key.empty else "closed"
-    return ("closed loop (a saturation test: latency there is a throughput loss restated)" if k == "closed"
+    k, *extra = (key.iloc[0] if not key.empty else "closed").split("|")  # extra: collection, nodes, release
+    note = ("closed loop (a saturation test: latency there is a throughput loss restated)" if k == "closed"
             else f"offered load {k[1:]} {'req/s' if k.startswith('r') else 'of baseline capacity'}")
+    return note + "".join(f", {x}" for x in extra)
 
 
 def any_of(*verdicts: vd.Verdict) -> vd.Verdict:

@@ -26,6 +26,8 @@ def _descriptors(r: VariantResult) -> dict[str, Any]:
         "is_baseline": r.variant.is_baseline,
         "mode": r.variant.load.mode, "target_rps": r.variant.load.target_rps,
         "rate_fraction": r.variant.load.rate_fraction,
+        "objects_count": r.variant.load.objects_count, "object_size_kb": r.variant.load.object_size_kb,
+        "kubernetes": r.variant.kubernetes, "nodes": r.variant.load.nodes,  # the scenario's release axis only (None: the pinned release)
         "log_enabled": bool(log.get("enabled")), "log_mode": log.get("mode"),
         "log_maxsize": log.get("maxsize"), "log_maxbackup": log.get("maxbackup"), "log_maxage": log.get("maxage"),
         "webhook_enabled": bool(wh.get("enabled")), "webhook_mode": wh.get("mode"),

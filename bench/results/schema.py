@@ -86,6 +86,10 @@ class LoadSpec(_Doc):
     warmup_s: float = 0.0
     schedule: str | None = None  # open loop: constant | poisson
     rate_fraction: float | None = None  # target_rps as this fraction of the baseline's capacity
+    objects_count: int | None = None  # growth collection: this many configmaps ...
+    object_size_kb: float | None = None  # ... of this size (traffic.objects)
+    nodes: int | None = None  # simulated kubelets (traffic.nodes)
+    profiles_file: str | None = None  # traffic.profiles_file (None: the shipped profiles)
 
 
 class VariantSpec(_Doc):
@@ -94,6 +98,8 @@ class VariantSpec(_Doc):
     profile: str
     load: LoadSpec
     is_baseline: bool = False
+    series_interval_s: float | None = None  # scenario timeseries (bench.measure.series)
+    kubernetes: str | None = None  # the scenario's kubernetes axis; None: the pinned release
 
 
 class WindowInfo(_Doc):
@@ -287,6 +293,7 @@ class WebhookStats(_Doc):
     # of those, how many arrived close enough before the bracket's start / end (closer than the
     # longest an event waited to be stamped) to have been stamped on the other side
     failed_near_edges: dict[str, int] = {}
+    fault_stretch: list[float] | None = None  # unix times a fault stretch (fault_at/fault_for) began and ended
     dropped_reported: int | None = None  # schema 1 only
     delivery_span_s: float | None = None  # schema 1 only: first to last batch arrival
 
@@ -328,6 +335,10 @@ class VariantResult(_Doc):
     samples_file: str | None = None  # relative to the run directory
     # scenario capacity.enabled: bench.analysis.probe.ProbeResult.as_dict() of this repeat
     capacity: dict[str, Any] | None = None
+    # scenario timeseries: bench.measure.series {interval_s, points, errors, window}
+    series: dict[str, Any] | None = None
+    # a growth collection (traffic.objects): bench.measure.growth {collection, by_kind, audit_source}
+    growth: dict[str, Any] | None = None
 
 
 class Step(_Doc):

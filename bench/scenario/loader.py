@@ -71,6 +71,10 @@ def load_scenario(path: str | Path, check_policies: bool = True, policies: Path 
         raise InputError(path, None, f"not UTF-8 text (byte {exc.start}: {exc.object[exc.start:exc.start + 1]!r})") from None
     except OSError as exc:
         raise InputError(path, None, f"cannot read: {exc.strerror}") from None
+    traffic = doc.get("traffic") if isinstance(doc, dict) else None
+    if isinstance(traffic, dict) and isinstance(traffic.get("profiles_file"), str):
+        # relative to the scenario file, like its other paths
+        traffic["profiles_file"] = str((path.parent / traffic["profiles_file"]).resolve())
     scenario = parse_scenario(doc, path)
     if check_policies:
         _check_policies(scenario, path, policies)

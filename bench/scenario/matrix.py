@@ -18,7 +18,7 @@ from bench.controlplane.audit import WebhookBackend
 from bench.durations import format_duration
 from bench.errors import InputError
 from bench.scenario.loader import policy_name, resolve_policy
-from bench.scenario.model import LogMatrix, Scenario, WebhookMatrix
+from bench.scenario.model import LogMatrix, Scenario, WebhookMatrix, load_named_profile
 
 BASELINE = "baseline"
 # Variant ids name a batch size or buffer only where it differs from the setting's default.
@@ -56,6 +56,8 @@ class WebhookSettings:
     receiver_delay_ms: float
     receiver_error_rate: float
     receiver_down_for_s: float
+    receiver_fault_at_s: float | None = None  # a fault stretch in the window (ReceiverFaults)
+    receiver_fault_for_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,14 @@ class LoadSettings:
     warmup_s: float
     schedule: str = "constant"
     rate_fraction: float | None = None  # of the baseline's capacity (traffic.capacity_fractions)
+    objects_count: int | None = None  # growth collection (traffic.objects): configmaps ...
+    object_size_kb: float | None = None  # ... of this size each
+    nodes: int | None = None  # simulated kubelets (traffic.nodes, a kubelet profile)
+    profiles_file: str | None = None  # traffic.profiles_file (None: the shipped profiles.yaml)
+
+    @property
+    def objects(self) -> tuple[int, float] | None:
+        return (self.objects_count, self.object_size_kb) if self.objects_count and self.object_size_kb else None
 
 
 @dataclass(frozen=True)
@@ -82,6 +92,8 @@ class Variant:
     is_baseline: bool
     backend: str
     timeout_s: float
+    series_interval_s: float | None = None  # scenario timeseries: per-second series (bench.measure.series)
+    kubernetes: str | None = None  # a release from the scenario's kubernetes axis; None: the pinned one
 
     def audit_dict(self) -> dict[str, Any]:
         """The `variant.audit` section of a result document."""
@@ -106,8 +118,14 @@ class Variant:
                 "warmup_s": self.load.warmup_s,
                 "schedule": self.load.schedule if self.load.mode == "open" else None,
                 "rate_fraction": self.load.rate_fraction,
+                "objects_count": self.load.objects_count,
+                "object_size_kb": self.load.object_size_kb,
+                "nodes": self.load.nodes,
+                "profiles_file": self.load.profiles_file,
             },
             "is_baseline": self.is_baseline,
+            "series_interval_s": self.series_interval_s,
+            "kubernetes": self.kubernetes,
         }
 
 
@@ -138,6 +156,8 @@ def _webhook_options(m: WebhookMatrix) -> list[WebhookSettings | None]:
         receiver_delay_ms=m.receiver.delay_ms,
         receiver_error_rate=m.receiver.error_rate,
         receiver_down_for_s=m.receiver.down_for_s,
+        receiver_fault_at_s=m.receiver.fault_at,
+        receiver_fault_for_s=m.receiver.fault_for,
     )
     for enabled in m.enabled:
         if not enabled:
@@ -172,21 +192,45 @@ def _webhook_part(wh: WebhookSettings | None) -> str | None:
     return part
 
 
-def _loads(s: Scenario) -> list[tuple[str | None, LoadSettings]]:
-    """(id part, load) per offered rate: ``r200`` for 200 req/s, ``c50`` for half the
-    baseline's capacity; no part for closed loop or a single ``target_rps``."""
+def _rate_part(s: Scenario, rate: float | None, fraction: float | None, scale: float | None = None) -> str | None:
+    if scale is not None:
+        return f"x{scale:g}"
+    if fraction is not None:
+        return f"c{fraction * 100:g}"
+    return f"r{rate:g}" if s.traffic.rates is not None else None
+
+
+def objects_part(count: int, size_kb: float) -> str:
+    """``n1000-s16k``: 1,000 objects of 16 KB."""
+    return f"n{count}-s{size_kb:g}k"
+
+
+def _loads(s: Scenario, collection: bool = True, kubelet: bool = False,
+           captured_rps: float | None = None) -> list[tuple[str | None, LoadSettings]]:
+    """(id part, load) per offered rate (and growth collection, and node count): ``r200`` for
+    200 req/s, ``c50`` for half the baseline's capacity, ``n1000-s16k.r200`` with a collection,
+    ``nodes500`` for 500 simulated kubelets; no part for closed loop or a single ``target_rps``.
+    ``collection``/``kubelet``: whether the profile reads a collection / simulates kubelets."""
     t = s.traffic
+    points: list[tuple[int, float] | None] = list(t.objects.points()) if t.objects and collection else [None]
+    fleet: list[int | None] = list(t.nodes) if t.nodes and kubelet else [None]
     out = []
-    for rate, fraction in t.offered():
-        load = LoadSettings(t.mode, t.users, rate, t.duration, t.requests, t.warmup, t.schedule, fraction)
-        if fraction is not None:
-            part: str | None = f"c{fraction * 100:g}"
-        elif t.rates is not None:
-            part = f"r{rate:g}"
-        else:
-            part = None
-        out.append((part, load))
+    scales: list[float | None] = list(t.rate_scales) if t.rate_scales else [None] * len(t.offered(captured_rps))
+    for obj, nodes in itertools.product(points, fleet):
+        for (rate, fraction), scale in zip(t.offered(captured_rps), scales):
+            load = LoadSettings(t.mode, nodes or t.users, rate, t.duration, t.requests, t.warmup, t.schedule,
+                                fraction, *(obj or (None, None)), nodes, t.profiles_file)
+            parts = [objects_part(*obj) if obj else None, f"nodes{nodes}" if nodes else None,
+                     _rate_part(s, rate, fraction, scale)]
+            out.append((".".join(p for p in parts if p) or None, load))
     return out
+
+
+def _release_part(version: str | None) -> str | None:
+    """``k8s-v1.36.3``: a variant of the scenario's kubernetes axis."""
+    return f"k8s-{version}" if version else None
+
+
 
 
 def expand(scenario: Scenario, policies: Path | None = None) -> list[Variant]:
@@ -195,38 +239,47 @@ def expand(scenario: Scenario, policies: Path | None = None) -> list[Variant]:
     Combinations with neither backend enabled are left out: a policy with no backend
     audits nothing, which is the baseline's job.
     """
-    loads, timeout = _loads(scenario), scenario.variant_timeout_s()
-    if scenario.backend == "external":
-        return _as_configured(scenario, loads, timeout)
+    timeout, series = scenario.variant_timeout_s(), scenario.timeseries
     logs, hooks = _log_options(scenario.audit.log), _webhook_options(scenario.audit.webhook)
+    loads = {}
+    for p in scenario.traffic.profiles:
+        prof = load_named_profile(p, scenario.traffic.profiles_file)
+        loads[p] = _loads(scenario, scenario.traffic.objects is not None and prof.reads_collection,
+                          scenario.traffic.nodes is not None and prof.kubelet is not None, prof.rate_rps)
+    profile_loads = [(p, pl) for p in scenario.traffic.profiles for pl in loads[p]]
+    if scenario.backend == "external":
+        return _as_configured(scenario, profile_loads, timeout, series)
+    releases: list[str | None] = list(scenario.kubernetes) if scenario.kubernetes else [None]
     variants: list[Variant] = []
-    for entry, log, wh, profile, (rpart, load) in itertools.product(
-            scenario.policies, logs, hooks, scenario.traffic.profiles, loads):
+    for entry, log, wh, (profile, (rpart, load)), k8s in itertools.product(
+            scenario.policies, logs, hooks, profile_loads, releases):
         if log is None and wh is None:
             continue
         name = policy_name(entry)
-        vid = ".".join(p for p in (name, _log_part(log), _webhook_part(wh), profile, rpart) if p)
+        vid = ".".join(p for p in (name, _log_part(log), _webhook_part(wh), profile, rpart, _release_part(k8s)) if p)
         variants.append(
             Variant(vid, name, resolve_policy(entry, policies), profile, log, wh, load, False,
-                    scenario.backend, timeout)
+                    scenario.backend, timeout, series, k8s)
         )
     if not variants:
         raise InputError(None, "audit", "the matrix is empty: enable the log or the webhook backend")
     if scenario.baseline:
-        for profile, (rpart, load) in itertools.product(scenario.traffic.profiles, loads):
-            vid = ".".join(p for p in (BASELINE, profile, rpart) if p)
-            variants.append(Variant(vid, BASELINE, None, profile, None, None, load, True, scenario.backend, timeout))
+        for (profile, (rpart, load)), k8s in itertools.product(profile_loads, releases):
+            vid = ".".join(p for p in (BASELINE, profile, rpart, _release_part(k8s)) if p)
+            variants.append(Variant(vid, BASELINE, None, profile, None, None, load, True, scenario.backend, timeout,
+                                    series, k8s))
     _check_unique(variants)
     return variants
 
 
-def _as_configured(scenario: Scenario, loads: list[tuple[str | None, LoadSettings]], timeout: float) -> list[Variant]:
+def _as_configured(scenario: Scenario, profile_loads: list[tuple[str, tuple[str | None, LoadSettings]]],
+                   timeout: float, series: float | None) -> list[Variant]:
     """An external cluster: one variant per profile and load, under its audit settings as they are."""
     (policy,) = scenario.policies  # AS_CONFIGURED (the model refuses anything else)
     out = []
-    for profile, (rpart, load) in itertools.product(scenario.traffic.profiles, loads):
+    for profile, (rpart, load) in profile_loads:
         vid = ".".join(p for p in (policy, profile, rpart) if p)
-        out.append(Variant(vid, policy, None, profile, None, None, load, False, scenario.backend, timeout))
+        out.append(Variant(vid, policy, None, profile, None, None, load, False, scenario.backend, timeout, series))
     return out
 
 

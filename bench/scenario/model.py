@@ -8,6 +8,7 @@ written back as strings, so a dumped scenario reads like the file it came from.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -25,6 +26,7 @@ from pydantic import (
 from bench.controlplane.audit import AuditSettings, BatchSettings, LogBackend, WebhookBackend
 from bench.durations import format_duration, parse_duration
 from bench.errors import InputError
+from bench.traffic.profiles import MAX_NODES, MAX_OBJECT_KB, MAX_OBJECTS, check_collection
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 # The audit settings' own defaults and constraints (bench.controlplane.audit): a scenario
@@ -131,11 +133,32 @@ class Throttle(_Strict):
 
 
 class ReceiverFaults(_Strict):
-    """Fault injection in the webhook receiver (issue 5)."""
+    """Fault injection in the webhook receiver (issue 5).
+
+    Without ``fault_at`` the delay and error rate hold for the receiver's whole life and the
+    receiver goes down a third into the window. With it, the faults are a stretch of the
+    window: from ``fault_at`` (counted from the window's start, not the receiver's) for
+    ``fault_for`` the receiver is slow and/or erroring, and down for its first ``down_for_s``.
+    """
 
     delay_ms: Annotated[float, Field(ge=0)] = 0.0
     error_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
     down_for_s: Annotated[float, Field(ge=0)] = 0.0
+    fault_at: Duration | None = None
+    fault_for: Duration | None = None
+
+    @model_validator(mode="after")
+    def _stretch(self) -> ReceiverFaults:
+        if (self.fault_at is None) != (self.fault_for is None):
+            raise ValueError("fault_at and fault_for go together (the stretch's start in the window and its length)")
+        if self.fault_for is not None:
+            if self.fault_for <= 0:
+                raise ValueError("fault_for must be more than 0s")
+            if not (self.delay_ms or self.error_rate or self.down_for_s):
+                raise ValueError("a fault stretch needs delay_ms, error_rate or down_for_s")
+            if self.down_for_s > self.fault_for:
+                raise ValueError("down_for_s is longer than the stretch (fault_for)")
+        return self
 
 
 class WebhookMatrix(_Strict):
@@ -196,13 +219,54 @@ class AuditMatrix(_Strict):
         )
 
 
-def _known_profile(name: str) -> str:
-    from bench.traffic.profiles import profile_names  # the profiles Locust runs: profiles.yaml
+def _profiles_path(file: str | None) -> Path:
+    from bench.traffic.profiles import DEFAULT_FILE  # the profiles Locust runs: profiles.yaml
 
-    known = profile_names()
+    return Path(file) if file else DEFAULT_FILE
+
+
+def _known_profile(name: str, file: str | None = None) -> str:
+    from bench.traffic.profiles import profile_names
+
+    known = profile_names(_profiles_path(file))
     if name not in known:
         raise ValueError(f"unknown traffic profile {name!r} (known: {', '.join(known)})")
     return name
+
+
+def _profile_item(name: str, info: ValidationInfo) -> str:
+    return _known_profile(name, (info.data or {}).get("profiles_file"))
+
+
+def load_named_profile(name: str, file: str | None = None) -> Any:
+    from bench.traffic.profiles import load_profile
+
+    return load_profile(name, _profiles_path(file))
+
+
+class ObjectsMatrix(_Strict):
+    """The growth collection as matrix dimensions: every count × every size (bulk.* classes)."""
+
+    count: _dimension(Annotated[int, Field(ge=1, le=MAX_OBJECTS)])  # type: ignore[valid-type]
+    size_kb: _dimension(Annotated[float, Field(gt=0, le=MAX_OBJECT_KB)])  # type: ignore[valid-type]
+
+    _unique = field_validator("count", "size_kb")(_no_duplicates)
+
+    @model_validator(mode="after")
+    def _fits(self) -> ObjectsMatrix:
+        check_collection(max(self.count), max(self.size_kb))
+        return self
+
+    def points(self) -> list[tuple[int, float]]:
+        return [(n, s) for n in self.count for s in self.size_kb]
+
+
+def _reads_collection(profile: str, file: str | None = None) -> bool:
+    return load_named_profile(profile, file).reads_collection
+
+
+def _is_kubelet(profile: str, file: str | None = None) -> bool:
+    return load_named_profile(profile, file).kubelet is not None
 
 
 class Traffic(_Strict):
@@ -216,16 +280,35 @@ class Traffic(_Strict):
     window cannot reach is refused here rather than silently cut short.
     """
 
-    profiles: _dimension(Annotated[str, AfterValidator(_known_profile)]) = ["mixed"]  # type: ignore[valid-type]
+    # A profiles file of your own (e.g. from `auditbench traffic from-log`), relative to the scenario file.
+    profiles_file: str | None = None
+    profiles: _dimension(Annotated[str, AfterValidator(_profile_item)]) = ["mixed"]  # type: ignore[valid-type]
     mode: Literal["closed", "open"] = "closed"
     users: Annotated[int, Field(ge=1, le=MAX_USERS)] | None = None
     target_rps: Annotated[float, Field(gt=0, le=MAX_TARGET_RPS)] | None = None
     rates: _dimension(Annotated[float, Field(gt=0, le=MAX_TARGET_RPS)]) | None = None  # type: ignore[valid-type]
     capacity_fractions: _dimension(Annotated[float, Field(gt=0, le=2)]) | None = None  # type: ignore[valid-type]
+    # multiples of a derived profile's captured rate (its rate_rps): replay at 1x, 2x, 5x
+    rate_scales: _dimension(Annotated[float, Field(gt=0, le=100)]) | None = None  # type: ignore[valid-type]
     schedule: Literal["constant", "poisson"] = "constant"
     duration: Duration | None = None
     requests: Annotated[int, Field(ge=1)] | None = None
     warmup: Duration = 5.0
+    objects: ObjectsMatrix | None = None  # growth: the collection the bulk.* classes read
+    # cluster size: simulated kubelets of a kubelet profile (profile nodes), one user each
+    nodes: _dimension(Annotated[int, Field(ge=1, le=MAX_NODES)]) | None = None  # type: ignore[valid-type]
+
+    @field_validator("profiles_file")
+    @classmethod
+    def _file(cls, value: str | None) -> str | None:
+        if value is not None:
+            from bench.traffic.profiles import load_profiles
+
+            try:
+                load_profiles(value)
+            except InputError as exc:
+                raise ValueError(exc.line()) from None
+        return value
 
     _unique = field_validator("profiles")(_no_duplicates)
 
@@ -262,21 +345,38 @@ class Traffic(_Strict):
     def _consistent(self) -> Traffic:
         if self.duration is None and self.requests is None:
             raise ValueError("set duration (the measured window)")
-        if self.mode == "closed" and self.users is None:
+        kubelets = [p for p in self.profiles if _is_kubelet(p, self.profiles_file)]
+        if kubelets and self.mode != "closed":
+            raise ValueError(f"profile {kubelets[0]} simulates kubelets on their own schedule: use mode closed")
+        if self.nodes is not None:
+            _no_duplicates(self.nodes)
+            if not kubelets:
+                raise ValueError("nodes is set but no profile simulates kubelets (e.g. profile nodes)")
+        if self.mode == "closed" and self.users is None and len(kubelets) < len(self.profiles):
             raise ValueError("closed-loop traffic needs users")
-        given = [k for k in ("target_rps", "rates", "capacity_fractions") if getattr(self, k) is not None]
+        given = [k for k in ("target_rps", "rates", "capacity_fractions", "rate_scales") if getattr(self, k) is not None]
         if self.mode == "closed" and given:
             raise ValueError(f"{given[0]} applies to open-loop traffic only (mode: open)")
         if self.mode == "open" and len(given) != 1:
-            raise ValueError("open-loop traffic needs exactly one of target_rps, rates or capacity_fractions")
+            raise ValueError("open-loop traffic needs exactly one of target_rps, rates, capacity_fractions or rate_scales")
+        if self.rate_scales is not None:
+            _no_duplicates(self.rate_scales)
+            for p in self.profiles:
+                if load_named_profile(p, self.profiles_file).rate_rps is None:
+                    raise ValueError(f"rate_scales needs profiles with a captured rate (rate_rps); {p} has none")
         if self.rates is not None:
             _no_duplicates(self.rates)
         if self.capacity_fractions is not None:
             _no_duplicates(self.capacity_fractions)
+        if self.objects is not None and not any(_reads_collection(p, self.profiles_file) for p in self.profiles):
+            raise ValueError("objects is set but no profile reads a collection (bulk.* classes, e.g. profile objects)")
         return self
 
-    def offered(self) -> list[tuple[float | None, float | None]]:
-        """(rate, capacity fraction) per load point; (None, None) for closed loop."""
+    def offered(self, captured_rps: float | None = None) -> list[tuple[float | None, float | None]]:
+        """(rate, capacity fraction) per load point; (None, None) for closed loop; with
+        rate_scales, each scale × the profile's ``captured_rps``."""
+        if self.rate_scales is not None:
+            return [(round(s * (captured_rps or 0.0), 3), None) for s in self.rate_scales]
         if self.capacity_fractions is not None:
             return [(None, f) for f in self.capacity_fractions]
         if self.rates is not None:
@@ -327,6 +427,34 @@ class Scenario(_Strict):
     timeout: Duration | None = None
     capacity: CapacityProbe = CapacityProbe()
     gates: list[Annotated[str, AfterValidator(_gate)]] = []
+    # Per-second (or this often) apiserver heap, goroutines, RSS, receiver connections and audit
+    # counters over the window (bench.measure.series); off by default: each /metrics scrape
+    # costs the apiserver ~30 ms of CPU.
+    timeseries: Duration | None = None
+    # Kubernetes releases to compare (a matrix dimension); None: the pinned release only.
+    # Each must be built first: `auditbench controlplane build --kubernetes vX.Y.Z`.
+    kubernetes: _dimension(str) | None = None  # type: ignore[valid-type]
+
+    @field_validator("kubernetes")
+    @classmethod
+    def _releases(cls, values: list[str] | None) -> list[str] | None:
+        if values is None:
+            return None
+        from bench.controlplane.releases import check_version
+
+        for v in values:
+            try:
+                check_version(v)
+            except InputError as exc:
+                raise ValueError(exc.reason) from None
+        return _no_duplicates(values)
+
+    @field_validator("timeseries")
+    @classmethod
+    def _series_interval(cls, value: float | None) -> float | None:
+        if value is not None and not (0.2 <= value <= 60):
+            raise ValueError("between 200ms and 1m")
+        return value
 
     @model_validator(mode="before")
     @classmethod
@@ -379,6 +507,14 @@ class Scenario(_Strict):
             raise ValueError(f"{format_duration(value)} is not more than warm-up + window "
                              f"({format_duration(needed)}): every variant would time out")
         return value
+
+    @model_validator(mode="after")
+    def _stretch_in_window(self) -> Scenario:
+        r, window = self.audit.webhook.receiver, self.traffic.duration
+        if r.fault_at is not None and r.fault_for is not None and window is not None and r.fault_at + r.fault_for > window:
+            raise ValueError(f"audit.webhook.receiver: the fault stretch ends at {format_duration(r.fault_at + r.fault_for)}, "
+                             f"after the {format_duration(window)} window")
+        return self
 
     @field_validator("policies")
     @classmethod

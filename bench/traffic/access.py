@@ -78,12 +78,26 @@ class Check:
 
 _HEALTH = {"health.healthz": "/healthz", "health.readyz": "/readyz", "health.livez": "/livez"}
 _CONNECT = {"exec", "attach", "portforward"}
+# Classes named for what they read rather than by resource.verb: the growth collection (bulk
+# configmaps, bench.traffic.layout) and the simulated kubelets (bench.traffic.kubelet).
+_NAMED = {
+    "bulk.list": (Check("list", "configmaps"),), "bulk.listpaged": (Check("list", "configmaps"),),
+    "bulk.get": (Check("get", "configmaps"),), "bulk.watch": (Check("list", "configmaps"), Check("watch", "configmaps")),
+    "bulk.update": (Check("update", "configmaps"),),
+    "nodes.register": (Check("create", "nodes"),), "leases.register": (Check("create", "leases"),),
+    "leases.renew": (Check("get", "leases"), Check("update", "leases")),
+    "nodes.status": (Check("patch", "nodes", "status"),), "pods.listnode": (Check("list", "pods"),),
+    "nodes.listself": (Check("list", "nodes"),), "pods.watchnode": (Check("watch", "pods"),),
+    "nodes.watchnode": (Check("watch", "nodes"),),
+}
 
 
 def checks_for(cls: str) -> tuple[Check, ...]:
     """Every check a request of class ``cls`` (and any request its plan sends first) needs."""
     if cls in _HEALTH:
         return (Check("get", path=_HEALTH[cls]),)
+    if cls in _NAMED:
+        return tuple(sorted(_NAMED[cls]))
     resource, verb = cls.split(".", 1)
     if resource == "pods" and verb in _CONNECT:
         return (Check("create", "pods", verb),)
@@ -103,8 +117,8 @@ def checks_for(cls: str) -> tuple[Check, ...]:
 
 def seeds_for(cls: str) -> tuple[str, ...]:
     """The seed kinds a class reads (a get, update or connect of a seed object)."""
-    if cls in _HEALTH:
-        return ()
+    if cls in _HEALTH or cls in _NAMED:
+        return ()  # the collection and the kubelets' own objects are created by the traffic itself
     resource, verb = cls.split(".", 1)
     if resource == "rolebindings" and verb in ("create", "delete"):
         return ("role",)  # its RoleBinding references a seed Role

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import random
 from datetime import datetime, timezone
 from typing import Any
 
@@ -34,6 +36,21 @@ NO_SCHEDULER = "auditbench-no-scheduler"
 # Cordoned and tainted: nothing is scheduled onto a fake node (DaemonSets that tolerate every
 # taint still create pods for it: background work a real cluster does for the traffic).
 INERT_TAINT = {"key": "auditbench.io/fake-node", "value": "true", "effect": "NoExecute"}
+
+
+def filler(size_bytes: int, rng: random.Random) -> str:
+    """Random base64 text of exactly ``size_bytes`` characters: incompressible, as real
+    config blobs often are, so response compression cannot hide a collection's size."""
+    raw = rng.randbytes(size_bytes * 3 // 4 + 3)
+    return base64.b64encode(raw).decode()[:size_bytes]
+
+
+def bulk_configmap(name: str, size_kb: float, rng: random.Random) -> dict[str, Any]:
+    # No canary: a bulk value is filler, not a secret, so RequestResponse of the collection is
+    # not a leak; the canary check stays about the values that must never be logged.
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": _meta(name, labels={**LABELS, "auditbench/collection": "bulk"}),
+            "data": {"payload": filler(round(size_kb * 1024), rng)}}
 
 
 def pod(name: str, inert: bool = False) -> dict[str, Any]:

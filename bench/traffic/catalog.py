@@ -22,6 +22,7 @@ class RequestClass:
     namespaces: tuple[str, ...] = ()  # default namespace roles; () = cluster-scoped
     long_running: bool = False  # watches: the sample is the time until the stream is open
     also_ok: tuple[int, ...] = ()  # non-2xx statuses that are the expected answer here
+    scheduled: bool = False  # sent by the node simulator on kubelet's schedule, never picked by weight
 
     @property
     def cluster_scoped(self) -> bool:
@@ -90,11 +91,34 @@ CLASSES: dict[str, RequestClass] = {c.name: c for c in (
     RequestClass("leases.create", "node", ("system",)),
     RequestClass("leases.get", "node", ("system",)),
     RequestClass("leases.update", "node", ("system",)),
+    # growth: the run's collection of N configmaps of S KB (bench.traffic.layout bulk_*),
+    # read the ways clients read big collections. "bulk" is not a namespace role: these
+    # classes always target the collection's own namespace.
+    RequestClass("bulk.list", "controller", ("bulk",)),  # one unpaged LIST: the whole collection
+    RequestClass("bulk.listpaged", "controller", ("bulk",)),  # limit=500 pages until no continue token
+    RequestClass("bulk.get", "controller", ("bulk",)),
+    # from the resourceVersion of the user's last paged LIST, as an informer does; 410 Gone
+    # (that version left the watch cache) is the server's expected answer, the next watch re-lists
+    RequestClass("bulk.watch", "controller", ("bulk",), long_running=True, also_ok=(410,)),
+    RequestClass("bulk.update", "deploy-bot", ("bulk",)),  # a full object of S KB, so watches see events
+    # simulated kubelets (bench.traffic.kubelet), on kubelet's own schedule
+    RequestClass("nodes.register", "node", scheduled=True, also_ok=(409,)),
+    RequestClass("leases.register", "node", scheduled=True, also_ok=(409,)),
+    RequestClass("leases.renew", "node", scheduled=True, also_ok=(409,)),  # 409: someone else renewed it
+    RequestClass("nodes.status", "node", scheduled=True),
+    RequestClass("pods.listnode", "node", scheduled=True),
+    RequestClass("nodes.listself", "node", scheduled=True),
+    RequestClass("pods.watchnode", "node", scheduled=True, long_running=True),
+    RequestClass("nodes.watchnode", "node", scheduled=True, long_running=True),
     # health probes (non-resource URLs)
     RequestClass("health.healthz", "prometheus"),
     RequestClass("health.readyz", "prometheus"),
     RequestClass("health.livez", "prometheus"),
 )}
+
+
+BULK_CLASSES = frozenset(n for n in CLASSES if n.startswith("bulk."))
+SCHEDULED_CLASSES = frozenset(n for n, c in CLASSES.items() if c.scheduled)
 
 
 def identity_names() -> tuple[str, ...]:

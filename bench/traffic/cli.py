@@ -155,3 +155,39 @@ def worker_cmd(
     from bench.traffic.worker import run_worker
 
     sys.exit(run_worker(master, join_key, server, _seconds(connect_timeout, "--connect-timeout")))
+
+
+@app.command("from-log")
+def from_log_cmd(
+    logs: list[Path] = typer.Argument(..., help="Audit log files or directories (rotated and .gz too; webhook captures)."),
+    name: str = typer.Option("from-log", "--name", help="Name of the derived profile."),
+    out_file: Optional[Path] = typer.Option(None, "--out", help="Write the profiles file here (default: print it)."),
+    user_agent: Optional[str] = typer.Option(None, "--user-agent",
+                                             help="Only requests whose user agent starts with this (e.g. leave out kubelets)."),
+) -> None:
+    """Derive a traffic profile from an audit log: classes by verb, resource, scope and user kind,
+    their shares and rate, body sizes where the log has them. Scenarios name it with
+    traffic.profiles_file and replay it at multiples of the captured rate with traffic.rate_scales."""
+    import yaml
+
+    from bench.atomic import write_text
+    from bench.traffic.derive import derive
+    from bench.traffic.profiles import parse_profiles
+
+    if not name or not all(ch.isalnum() or ch in "-_" for ch in name):
+        raise InputError(None, "--name", "use letters, digits, '-' and '_'")
+    doc, tally = derive(list(logs), name, user_agent)
+    parse_profiles(doc, "derived profile")  # what a scenario will load, checked now
+    text = ("# Derived by `auditbench traffic from-log` (see bench/traffic/derive.py for what a replay reproduces).\n"
+            + yaml.safe_dump(doc, sort_keys=False, width=120))
+    if out_file is None:
+        out.print(text, markup=False)
+        return
+    write_text(out_file, text)
+    prof = doc["profiles"][name]
+    rate = f", {prof['rate_rps']:g} requests/s" if prof.get("rate_rps") else ""
+    skipped = f" ({tally.skipped_agent} events of other user agents left out)" if tally.skipped_agent else ""
+    out.print(f"{out_file}: profile {name}: {tally.total} requests in {len(prof['classes'])} classes over "
+              f"{tally.span_s:.0f} s{rate}{skipped}", markup=False)
+    for cls, share in sorted(tally.shares().items(), key=lambda kv: -kv[1])[:10]:
+        out.print(f"  {share:6.1%}  {cls}", markup=False)

@@ -7,8 +7,10 @@ endpoints, roles, leases, nodes), and at the end everything named with the run p
 
 from __future__ import annotations
 
+import random
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from bench.controlplane.http import Client
 from bench.errors import EnvironmentProblem
@@ -58,7 +60,8 @@ class Scope:
         return self.seeds is None or kind in self.seeds
 
 
-def setup(client: Client, layout: Layout, canaries: CanaryFile, scope: Scope = Scope()) -> None:
+def setup(client: Client, layout: Layout, canaries: CanaryFile, scope: Scope = Scope()) -> dict[str, Any]:
+    """Create what the traffic reads; returns the growth collection's figures ({} without one)."""
     for ns in layout.namespaces:
         resp = client.post("/api/v1/namespaces", bodies.namespace(ns))
         _check(resp.status, resp.body, f"creating namespace {ns}")
@@ -70,6 +73,31 @@ def setup(client: Client, layout: Layout, canaries: CanaryFile, scope: Scope = S
         for name in layout.seed_nodes:
             resp = client.post("/api/v1/nodes", bodies.node(name, inert=scope.inert))
             _check(resp.status, resp.body, f"creating node {name}")
+    return create_collection(client, layout) if layout.bulk_count else {}
+
+
+def create_collection(client: Client, layout: Layout, seed: int = 0) -> dict[str, Any]:
+    """The growth collection: layout.bulk_count configmaps of layout.bulk_size_kb each, in a
+    namespace of their own; then one unpaged LIST of it, whose JSON size is the x axis of the
+    growth curves (measured, not computed from N × S: metadata adds to every object)."""
+    ns = layout.bulk_namespace
+    resp = client.post("/api/v1/namespaces", bodies.namespace(ns))
+    _check(resp.status, resp.body, f"creating namespace {ns}")
+    rng = random.Random(f"bulk/{seed}")
+    started = time.monotonic()
+    path = f"/api/v1/namespaces/{ns}/configmaps"
+    for i in range(layout.bulk_count):
+        name = layout.bulk_name(i)
+        resp = client.post(path, bodies.bulk_configmap(name, layout.bulk_size_kb, rng))
+        _check(resp.status, resp.body, f"creating configmap {ns}/{name}")
+    created_s = time.monotonic() - started
+    t0 = time.monotonic()
+    resp = client.request("GET", path, headers={"Accept": "application/json", "Accept-Encoding": "identity"})
+    _check(resp.status, resp.body, f"listing {ns}/configmaps", ok=(200,))
+    items = resp.body.count(b'"name":"bulk-')  # one per item's metadata; no megabyte JSON parse
+    return {"namespace": ns, "count": layout.bulk_count, "size_kb": layout.bulk_size_kb,
+            "list_response_bytes": len(resp.body), "list_items": items,
+            "list_seconds_at_setup": round(time.monotonic() - t0, 3), "create_seconds": round(created_s, 2)}
 
 
 def _seed_namespace(client: Client, layout: Layout, ns: str, canaries: CanaryFile, scope: Scope) -> None:
@@ -112,6 +140,7 @@ def teardown(client: Client, layout: Layout) -> Teardown:
     """
     result = Teardown()
     for kind, path in (("clusterrolebindings", f"{_RBAC}/clusterrolebindings"), ("nodes", "/api/v1/nodes"),
+                       ("leases", f"{_COORD}/namespaces/kube-node-lease/leases"),  # simulated kubelets'
                        ("namespaces", "/api/v1/namespaces")):
         names = _owned(client, path, layout)
         result.deleted[kind] = names

@@ -131,6 +131,9 @@ class TrafficResult:
     teardown: dict[str, Any] = field(default_factory=dict)
     edges: dict[str, float] = field(default_factory=dict)  # unix time each window edge fired
     edge_error: str | None = None
+    collection: dict[str, Any] = field(default_factory=dict)  # the growth collection (fixtures.create_collection)
+    nodes: int = 0  # simulated kubelets (a kubelet profile)
+    content_types: dict[str, dict[str, int]] = field(default_factory=dict)  # class -> "body | accept" -> requests
 
     def as_dict(self) -> dict[str, Any]:
         doc = asdict(self)
@@ -175,17 +178,26 @@ def run_traffic(cluster: ClusterInfo, profile: str, mode: Mode, users: int | Non
                 work_dir: Path | None = None, on_edge: EdgeCallback | None = None,
                 schedule: str = "constant", remote: RemoteWorkers | None = None,
                 tolerate_lost_workers: bool = False, echo: Callable[[str], None] | None = None,
-                nice: int | None = None, scope: TrafficScope = TrafficScope()) -> TrafficResult:
+                nice: int | None = None, scope: TrafficScope = TrafficScope(),
+                objects: tuple[int, float] | None = None, nodes: int | None = None) -> TrafficResult:
     """Set up, run Locust, merge samples, tear down. ``on_edge("start"|"end")`` is called at
     the edges of the recorded window (see :class:`EdgeTimer`), before the teardown. A worker
     lost mid-run raises EnvironmentProblem unless ``tolerate_lost_workers``; then the result
-    reports it (lost_workers, lost_samples)."""
+    reports it (lost_workers, lost_samples). ``objects`` (count, size KB) overrides the
+    profile's growth collection; ``nodes`` the number of simulated kubelets of a kubelet
+    profile (one user each)."""
+    # fail on a bad profile (or one with nothing left to send) before touching the cluster
+    prof = load_profile(profile, profiles_file)
+    prof.without(scope.exclude_classes)
+    if prof.kubelet is not None:
+        if mode != "closed":
+            raise InputError(None, "mode", f"profile {profile} simulates kubelets on their own schedule: use closed")
+        users = nodes or users or prof.kubelet.nodes
     n_users = _validate(mode, users, target_rps, duration_s, warmup_s, workers, max_requests)
+    bulk = collection_for(prof, objects)
     n_remote = remote.count if remote else 0
     if not (0 <= n_remote <= 64 and workers + n_remote <= 64):
         raise InputError(None, "remote_workers", "local plus remote workers must be between 0 and 64")
-    # fail on a bad profile (or one with nothing left to send) before touching the cluster
-    load_profile(profile, profiles_file).without(scope.exclude_classes)
     total = workers + n_remote
     if total and n_users < total:
         raise InputError(None, "users", f"{n_users} users cannot be spread over {total} workers")
@@ -196,13 +208,13 @@ def run_traffic(cluster: ClusterInfo, profile: str, mode: Mode, users: int | Non
                   *work.glob("transport.json")]:
         stale.unlink()
     join_key = (remote.join_key if remote else "") or secrets.token_urlsafe(18)
-    layout = Layout(scope.prefix or new_prefix())
+    layout = Layout(scope.prefix or new_prefix(), bulk_count=bulk[0], bulk_size_kb=bulk[1])
     admin = _admin_client(cluster)
     t0 = time.monotonic()
     canaries = CanaryFile(canary_path)
     try:
         try:
-            fixtures.setup(admin, layout, canaries, scope.setup)
+            collection = fixtures.setup(admin, layout, canaries, scope.setup)
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise fixtures.SetupError(f"traffic setup cannot talk to {cluster.server}: {exc}",
                                       "is the cluster up, and is the CA file the cluster's?") from None
@@ -221,6 +233,7 @@ def run_traffic(cluster: ClusterInfo, profile: str, mode: Mode, users: int | Non
             "client_key": str(cluster.client_key) if cluster.client_key else None,
             "allow_remote": cluster.allow_remote, "exclude_classes": sorted(scope.exclude_classes),
             "inert": scope.setup.inert,
+            "bulk_count": layout.bulk_count, "bulk_size_kb": layout.bulk_size_kb,
         }
         write_json(work / "config.json", config, mode=0o600)
         run = _LocustRun(work, cluster.server, n_users, workers, cpus, warmup_s + duration_s, remote, join_key, echo,
@@ -231,6 +244,8 @@ def run_traffic(cluster: ClusterInfo, profile: str, mode: Mode, users: int | Non
         result.remote_workers = n_remote
         _check_transport(result, tolerate_lost_workers, run)
         result.setup_s = setup_s
+        result.collection = collection
+        result.nodes = n_users if prof.kubelet is not None else 0
         if timer is not None:
             result.edges = dict(timer.fired)
             result.edge_error = f"{type(timer.error).__name__}: {timer.error}" if timer.error else None
@@ -242,6 +257,16 @@ def run_traffic(cluster: ClusterInfo, profile: str, mode: Mode, users: int | Non
                 result.teardown = summary
         admin.close()
     return result
+
+
+def collection_for(profile: Any, objects: tuple[int, float] | None) -> tuple[int, float]:
+    """(count, size KB) of the growth collection: the scenario's, else the profile's; (0, 0)
+    when the profile does not read one (the objects would only slow the set-up)."""
+    if not profile.reads_collection:
+        return 0, 0.0
+    if objects is not None:
+        return objects
+    return profile.objects.count, profile.objects.size_kb
 
 
 def _teardown(admin: Client, layout: Layout) -> dict[str, Any]:
@@ -459,6 +484,16 @@ def _master_address(bind: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+def _merge_types(docs: Any) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for doc in docs:
+        for cls, per in doc.items():
+            mine = out.setdefault(cls, {})
+            for key, n in per.items():
+                mine[key] = mine.get(key, 0) + int(n)
+    return out
+
+
 def _cpu(p: psutil.Process) -> float:
     t = p.cpu_times()
     return t.user + t.system + t.children_user + t.children_system
@@ -498,6 +533,7 @@ def _collect(run: _LocustRun, work: Path, samples_path: Path, profile: str, mode
         loadgen_cpu_util_max=util_max, loadgen_saturated=util_max > SATURATED,
         late_slots=sum(p["late_slots"] for p in procs),
         latency=samples.summarize(df, long_running_classes()), counts_by_class=samples.counts_by_class(df),
+        content_types=_merge_types(p.get("content_types") or {} for p in procs),
         status_by_class=samples.status_by_class(df), prefix=layout.prefix, locust_version=_dist_version("locust"),
         transport=[p["transport"] for p in procs if "transport" in p],
     )

@@ -20,6 +20,10 @@ def new_prefix() -> str:
 class Layout:
     prefix: str
     seeds: int = 4  # seed objects per kind per namespace (and seed nodes)
+    # The collection the growth classes (bulk.*) read: this many configmaps of this size, in
+    # a namespace of their own so a LIST returns exactly them (0: no collection).
+    bulk_count: int = 0
+    bulk_size_kb: float = 0.0
 
     def namespace(self, role: str) -> str:
         return f"{self.prefix}-{role}"
@@ -34,6 +38,13 @@ class Layout:
     @property
     def seed_nodes(self) -> list[str]:
         return [f"{self.prefix}-node-seed-{i}" for i in range(self.seeds)]
+
+    @property
+    def bulk_namespace(self) -> str:
+        return f"{self.prefix}-bulk"
+
+    def bulk_name(self, i: int) -> str:
+        return f"bulk-{i:06d}"
 
     def owned(self, name: str) -> bool:
         return name.startswith(self.prefix + "-")

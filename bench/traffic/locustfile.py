@@ -42,6 +42,7 @@ from bench.controlplane.identities import read_identities_json
 from bench.traffic.actions import Actor, Req, is_ok
 from bench.traffic.canary import CanaryFile
 from bench.traffic.catalog import ANONYMOUS
+from bench.traffic.kubelet import WATCH_TIMEOUT_S, Kubelet
 from bench.traffic.layout import Layout
 from bench.traffic.profiles import load_profile
 from bench.traffic import transport
@@ -65,7 +66,7 @@ def _load_config() -> dict[str, Any]:
 CONFIG: dict[str, Any] = _load_config()
 PROC = int(CONFIG.get("proc", os.environ.get("AB_PROC_INDEX", "0")))
 PROFILE = load_profile(CONFIG["profile"], CONFIG["profiles_file"])
-LAYOUT = Layout(CONFIG["prefix"], CONFIG["seeds"])
+LAYOUT = Layout(CONFIG["prefix"], CONFIG["seeds"], CONFIG.get("bulk_count", 0), CONFIG.get("bulk_size_kb", 0.0))
 
 # Loopback only, unless the user opted in for a cluster elsewhere (external backend's
 # --allow-remote); never on this project's machines.
@@ -146,6 +147,12 @@ class ProcessState:
         self.user_ids = itertools.count()
         self.finished = False
         self.stopping = False
+        self.content_types: dict[str, dict[str, int]] = {}  # class -> "body type | accept" -> requests sent
+
+    def count_types(self, cls: str, body_type: str, accept: str) -> None:
+        key = f"{body_type or '-'} | {accept}"
+        per = self.content_types.setdefault(cls, {})
+        per[key] = per.get(key, 0) + 1
 
     @property
     def recorded(self) -> int:
@@ -280,6 +287,7 @@ class ProcessState:
             "late_slots": self.pacer.late if self.pacer else 0,
             "max_lateness_s": self.pacer.max_lateness if self.pacer else 0.0,
             "samples": f"samples-{PROC}.csv",
+            "content_types": self.content_types,
         }
 
     def send_done(self, environment: Any) -> None:
@@ -398,17 +406,39 @@ class KubeUser(FastHttpUser):
         owner = f"p{PROC}u{index}"
         rng = random.Random(f"{CONFIG['seed']}/{PROC}/{index}")
         assert STATE.canaries is not None, "test_start did not run"
-        self.actor = Actor(PROFILE, LAYOUT, owner, rng, STATE.canaries, USERS, inert=bool(CONFIG.get("inert")))
+        self.kubelet: Kubelet | None = None
+        watch_timeout = PROFILE.watch_timeout_s + 30.0
+        if PROFILE.kubelet is not None:  # this user is one simulated node
+            # registrations spread over the first half of the warm-up, as a fleet's are not all at once
+            start = time.time() + rng.uniform(0.0, float(CONFIG["warmup_s"]) / 2)
+            self.kubelet = Kubelet(f"{LAYOUT.prefix}-node-{owner}", USERS["node"][0], rng, start=start)
+            self.actor = self.kubelet
+            watch_timeout = WATCH_TIMEOUT_S[1] + 60.0  # a reflector's watch stays open for minutes
+        else:
+            self.actor = Actor(PROFILE, LAYOUT, owner, rng, STATE.canaries, USERS, inert=bool(CONFIG.get("inert")))
         # Watches get their own connections, so a held stream never delays other requests.
         self.watch_client = FastHttpSession(
             base_url=self.host, request_event=self.environment.events.request, user=self,
             insecure=False, ssl_context_factory=ssl_context, concurrency=64,
-            network_timeout=PROFILE.watch_timeout_s + 30.0, connection_timeout=10.0,
+            network_timeout=watch_timeout, connection_timeout=10.0,
             headers=dict(self.default_headers),
         )
 
+    def _kubelet_step(self, kubelet: Kubelet) -> None:
+        at, reqs = kubelet.next()
+        delay = at - time.time()
+        if delay > 0:
+            gevent.sleep(delay)
+        for req in reqs:
+            if STATE.should_stop():
+                STATE.stop_users(self.environment)
+            self._send(req)
+
     @task
     def step(self) -> None:
+        if self.kubelet is not None:
+            self._kubelet_step(self.kubelet)
+            return
         cls = self.actor.pick()
         for req in self.actor.plan(cls):
             # Paced per request, not per plan: a plan may send a prerequisite first.
@@ -423,6 +453,7 @@ class KubeUser(FastHttpUser):
         data = req.data()
         if data is not None:
             headers["Content-Type"] = req.content_type or "application/json"
+        STATE.count_types(req.cls, headers.get("Content-Type", "") if data is not None else "", headers["Accept"])
         session = self.watch_client if req.stream else self.client
         STATE.begin(req)
         with session.request(req.method, req.path, name=req.cls, data=data, headers=headers,

@@ -146,12 +146,13 @@ class Receiver:
                 self._ask({"cmd": "down", "seconds": seconds})
 
     def set_faults(self, delay_ms: float = 0.0, error_rate: float = 0.0) -> None:
-        """From now on answer every batch ``delay_ms`` later, and that share with HTTP 500
+        """From now on, answer each batch after ``delay_ms`` and fail this share with HTTP 500
         (0, 0: healthy again). The error draws keep the seed's sequence."""
-        Faults(delay_ms=delay_ms, error_rate=error_rate)  # the same bounds as at start
         with self._lock:
             if self._final is None:
-                self._ask({"cmd": "faults", "delay_ms": delay_ms, "error_rate": error_rate})
+                reply = self._ask({"cmd": "faults", "delay_ms": delay_ms, "error_rate": error_rate})
+                if "error" in reply:
+                    raise InputError(None, "faults", str(reply["error"]))
 
     def stop(self) -> dict[str, Any]:
         """Stop accepting, flush the capture file, and return the final stats. Idempotent."""

@@ -73,6 +73,7 @@ class Receiver:
         self.port = cfg.port
         self.down_until: float | None = None
         self.down_periods: list[list[float]] = []
+        self.fault_changes: list[list[float]] = []  # [unix t, delay_ms, error_rate] set at run time
         self.in_flight = 0
 
     # --- HTTP --------------------------------------------------------------------------
@@ -129,6 +130,7 @@ class Receiver:
         snap["faults"] = {
             "delay_ms": self.cfg.delay_ms, "error_rate": self.cfg.error_rate, "seed": self.cfg.seed,
             "down_periods": [list(p) for p in self.down_periods],
+            "changes": [list(c) for c in self.fault_changes],
         }
         return snap
 
@@ -144,6 +146,18 @@ class Receiver:
 
     def _request(self, message, payload, protocol, writer, task) -> BaseRequest:  # type: ignore[no-untyped-def]
         return BaseRequest(message, payload, protocol, writer, task, asyncio.get_running_loop(), client_max_size=_MAX_BODY)
+
+    def set_faults(self, delay_ms: Any, error_rate: Any) -> dict[str, Any]:
+        """Change the delay and error rate from now on (a slow or erroring stretch)."""
+        try:
+            delay, rate = float(delay_ms), float(error_rate)
+        except (TypeError, ValueError):
+            return {"error": "faults needs numeric delay_ms and error_rate"}
+        if delay < 0 or not 0.0 <= rate <= 1.0:
+            return {"error": "delay_ms must be >= 0 and error_rate in [0, 1]"}
+        self.cfg.delay_ms, self.cfg.error_rate = delay, rate
+        self.fault_changes.append([round(time.time(), 6), delay, rate])
+        return {"ok": True}
 
     async def go_down(self, seconds: float) -> None:
         """Like a crashed receiver: the listener closes (new connections are refused) and open
@@ -242,10 +256,8 @@ async def _control(recv: Receiver, done: asyncio.Event) -> None:
         elif name == "down":
             loop.create_task(recv.go_down(float(cmd.get("seconds", 0))))
             _reply({"ok": True})
-        elif name == "faults":  # from now on: answer later, or with HTTP 500 (batches in flight keep theirs)
-            recv.cfg.delay_ms = float(cmd.get("delay_ms", 0.0))
-            recv.cfg.error_rate = float(cmd.get("error_rate", 0.0))
-            _reply({"ok": True})
+        elif name == "faults":
+            _reply(recv.set_faults(cmd.get("delay_ms"), cmd.get("error_rate")))
         elif name == "stop":
             break
         else:

@@ -228,10 +228,11 @@ def test_local_runs_every_measurement() -> None:
 def test_measurements_follow_the_capabilities() -> None:
     bare = Capabilities(process=False, metrics=False, audit_log=False, webhook=False, component_logs=False,
                         sigterm_flush=False, audit_settings="as-configured")
-    assert measurements_for(MEASUREMENTS, bare) == ["client"]  # nothing to search for canaries either
+    # nothing to search for canaries either; growth figures come from the client samples
+    assert measurements_for(MEASUREMENTS, bare) == ["client", "growth"]
     kind = Capabilities(process=False, metrics=True, audit_log=True, webhook=False, component_logs=False,
                         sigterm_flush=False, audit_settings="variant")
-    assert measurements_for(MEASUREMENTS, kind) == ["apiserver_metrics", "client", "audit_log", "canaries"]
+    assert measurements_for(MEASUREMENTS, kind) == ["apiserver_metrics", "client", "audit_log", "growth", "canaries"]
 
 
 def test_no_metrics_bracket_is_not_a_flag_where_metrics_cannot_be_read() -> None:
