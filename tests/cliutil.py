@@ -63,3 +63,10 @@ def assert_one_line_error(proc: subprocess.CompletedProcess[str] | Outcome, code
     for fragment in fragments:
         assert fragment in line, (fragment, line)
     return line
+
+
+# Prefix for a child that must see SIGINT as a terminal would: started with SIGINT at its
+# default even when the tests run under a shell that ignores it (a background job, where
+# Python would otherwise never raise KeyboardInterrupt).
+DEFAULT_SIGINT = [sys.executable, "-c", "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+                  "os.execv(sys.argv[1], sys.argv[1:])"]

@@ -28,7 +28,7 @@ from bench.controlplane.local import LocalCluster
 from bench.controlplane.ports import free_ports
 from bench.traffic.catalog import CLASSES
 from bench.traffic.samples import read_samples
-from tests.cliutil import entry_point, run_cli
+from tests.cliutil import DEFAULT_SIGINT, entry_point, run_cli
 from tests.integration.conftest import policy_path
 
 pytestmark = pytest.mark.integration
@@ -154,10 +154,6 @@ def test_a_restricted_user_sends_only_what_it_may(foreign: Foreign, tmp_path: Pa
     assert foreign.owned()["namespaces"] == []
 
 
-# Started with SIGINT at its default even when the test runs under a shell that ignores it (a
-# background job): Python then raises KeyboardInterrupt for it, as in a terminal.
-_DEFAULT_SIGINT = [sys.executable, "-c", "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
-                   "os.execv(sys.argv[1], sys.argv[1:])"]
 
 
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 128 + signal.SIGTERM)],
@@ -165,7 +161,7 @@ _DEFAULT_SIGINT = [sys.executable, "-c", "import os, signal, sys; signal.signal(
 def test_an_interrupt_deletes_the_runs_namespaces(foreign: Foreign, tmp_path: Path, sig: signal.Signals,
                                                   code: int) -> None:
     env = {**os.environ, **_env(tmp_path)}
-    harness = subprocess.Popen([*_DEFAULT_SIGINT, *entry_point(), "measure", "--backend", "external",
+    harness = subprocess.Popen([*DEFAULT_SIGINT, *entry_point(), "measure", "--backend", "external",
                                 "--kubeconfig", str(foreign.kubeconfig),
                                 "--profile", "mixed", "--users", "4", "--duration", "120s", "--warmup", "1s"],
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

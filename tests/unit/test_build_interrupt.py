@@ -19,6 +19,7 @@ import psutil
 import pytest
 
 from bench.paths import project_root
+from tests.cliutil import DEFAULT_SIGINT
 
 _FAKE_GO = """#!/bin/sh
 if [ "$1" = version ]; then echo "go version go1.26.0 linux/amd64"; exit 0; fi
@@ -60,7 +61,7 @@ def test_interrupting_the_build_kills_its_process_group(command: list[str], sig:
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "FAKE_GO_PIDS": str(pids_file),
            "AUDITBENCH_CACHE_DIR": str(tmp_path / "cache"), "AUDITBENCH_RESULTS_DIR": str(tmp_path / "results")}
     env.pop("AUDITBENCH_BIN_DIR", None)
-    harness = subprocess.Popen([sys.executable, "-m", "bench.cli", *command], cwd=project_root(), env=env,
+    harness = subprocess.Popen([*DEFAULT_SIGINT, sys.executable, "-m", "bench.cli", *command], cwd=project_root(), env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 60
