@@ -50,7 +50,14 @@ def test_batch_max_wait_0s_sends_an_event_or_two_per_batch_and_5s_full_batches(b
     by_wait = {}
     for vid, v in variants.items():
         r = _measure(v, tmp_path)
-        assert r.status == "ok", (r.error, r.flags)
+        if v.webhook.batch_max_wait_s == 0 and r.status == "flagged":
+            # With the default throttle (10 batches/s) 0s delivers ~20 events/s: once the 10,000-event
+            # buffer is full the apiserver drops events. That is the article's finding, and the
+            # variant is rightly flagged for it; any other flag is a failure.
+            assert r.flags and all("webhook backend lost events" in f for f in r.flags), r.flags
+            assert r.audit.reconciliation["webhook"]["dropped"] > 0
+        else:
+            assert r.status == "ok", (r.error, r.flags)
         by_wait[v.webhook.batch_max_wait_s] = r.audit.webhook
     zero, five = by_wait[0.0], by_wait[5.0]
     print(f"0s: {zero.batches} batches in the window, p50 {zero.events_per_batch.p50} events/batch, "
