@@ -36,6 +36,10 @@ class CapacityInput:
     cpu_ms_per_1k: float | None = None
     baseline_cpu_ms_per_1k: float | None = None
     p99_ratio: float | None = None
+    # Intervals over repeats of the ratios against the baseline at the same offered load
+    # (bench.analysis.compare): a cost whose interval includes none is not told from none.
+    p99_ratio_interval: tuple[float, float] | None = None
+    cpu_ratio_interval: tuple[float, float] | None = None
     # Measured: events/s the webhook delivered while the apiserver dropped events (buffer
     # full). Small batches (batch-max-wait 0s) cap delivery far below size × qps.
     measured_saturated_eps: float | None = None
@@ -58,6 +62,8 @@ class CapacityPlan:
     buffer_fill_s: float | None  # seconds to fill the buffer in a burst; inf = never
     added_cores: float | None
     p99_overhead: float | None  # p99 ratio − 1
+    added_cores_interval: tuple[float, float] | None = None
+    p99_overhead_interval: tuple[float, float] | None = None
     capacity_headroom: float | None = None  # measured capacity / target rate; < 1: the apiserver cannot serve it
     notes: tuple[str, ...] = ()
 
@@ -123,6 +129,13 @@ def plan(i: CapacityInput) -> CapacityPlan:
         # ms of CPU per 1,000 requests -> CPU-seconds per request × requests/s = cores
         added = (i.cpu_ms_per_1k - i.baseline_cpu_ms_per_1k) / 1000.0 / 1000.0 * i.rate_rps
     overhead = i.p99_ratio - 1 if i.p99_ratio is not None and math.isfinite(i.p99_ratio) else None
+    added_iv = None
+    if i.cpu_ratio_interval is not None and i.baseline_cpu_ms_per_1k is not None:
+        per_req = i.baseline_cpu_ms_per_1k / 1000.0 / 1000.0 * i.rate_rps
+        added_iv = ((i.cpu_ratio_interval[0] - 1) * per_req, (i.cpu_ratio_interval[1] - 1) * per_req)
+    overhead_iv = None
+    if i.p99_ratio_interval is not None and all(math.isfinite(x) for x in i.p99_ratio_interval):
+        overhead_iv = (i.p99_ratio_interval[0] - 1, i.p99_ratio_interval[1] - 1)
     headroom = i.capacity_rps / i.rate_rps if i.capacity_rps and i.rate_rps > 0 else None
     if headroom is not None and headroom < 1:
         notes.append(f"the measured capacity ({i.capacity_rps:,.0f} req/s on this machine) is below the target rate")
@@ -132,6 +145,8 @@ def plan(i: CapacityInput) -> CapacityPlan:
         **_webhook(i, event_rate, notes),
         added_cores=added,
         p99_overhead=overhead,
+        added_cores_interval=added_iv,
+        p99_overhead_interval=overhead_iv,
         capacity_headroom=headroom,
         notes=tuple(notes),
     )
@@ -162,6 +177,13 @@ def basis_for(measured: list[float], rate: float, tolerance: float = 0.05) -> Ba
         return Basis("interpolated", (below[-1], above[0]), f"linear between {below[-1]:g} and {above[0]:g} req/s")
     return Basis("extrapolated", (near,), f"per-request costs measured at {near:g} req/s, held constant up to "
                  f"{rate:g} req/s: {'above' if rate > near else 'below'} every measured rate")
+
+
+def resolved(interval: tuple[float, float] | None) -> bool | None:
+    """Whether an interval of a cost excludes zero (None: no interval)."""
+    if interval is None:
+        return None
+    return interval[0] > 0 or interval[1] < 0
 
 
 def _at(values: dict[float, float | None], basis: Basis, rate: float) -> float | None:
@@ -215,13 +237,19 @@ def inputs_from_run(frame, comparisons, rate: float, profile: str, retention_day
                 vals[r] = _mean(ok[ok["variant_id"] == bid], col) if bid else None
             return _at(vals, basis, rate)
 
-        def p99_ratio() -> float | None:
+        def ratio(metric: str, part: str = "value") -> float | None:
             vals = {}
             for r, sub in per_rate.items():
                 comp = by_cand.get(str(sub["variant_id"].iloc[0]))
-                row = comp.row("client_p99_ms") if comp else None
-                vals[r] = row.ratio.value if row else None
+                row = comp.row(metric) if comp else None
+                vals[r] = getattr(row.ratio, part) if row else None
             return _at(vals, basis, rate)
+
+        def ratio_interval(metric: str) -> tuple[float, float] | None:
+            # Interpolated bounds between two bracketing rates: an approximation, as is the
+            # interpolated value itself.
+            low, high = ratio(metric, "low"), ratio(metric, "high")
+            return (low, high) if low is not None and high is not None else None
 
         first = g.iloc[0]
         out.append((family, str(first["policy"]), CapacityInput(
@@ -234,7 +262,9 @@ def inputs_from_run(frame, comparisons, rate: float, profile: str, retention_day
             throttle_enable=_bool(first.get("webhook_throttle_enable")),
             throttle_qps=_float(first.get("webhook_throttle_qps")),
             buffer_size=_int(first.get("webhook_batch_buffer_size")), burst_factor=burst_factor,
-            cpu_ms_per_1k=fig("cpu_ms_per_1k"), baseline_cpu_ms_per_1k=base_fig("cpu_ms_per_1k"), p99_ratio=p99_ratio(),
+            cpu_ms_per_1k=fig("cpu_ms_per_1k"), baseline_cpu_ms_per_1k=base_fig("cpu_ms_per_1k"),
+            p99_ratio=ratio("client_p99_ms"), p99_ratio_interval=ratio_interval("client_p99_ms"),
+            cpu_ratio_interval=ratio_interval("cpu_ms_per_1k"),
             measured_saturated_eps=_saturated_eps(g), capacity_rps=_mean(g, "capacity_rps"),
         ), basis))
     return out

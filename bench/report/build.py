@@ -342,7 +342,8 @@ def build_capacity(ref: str | Path, rate: float, profile: str, retention_days: f
     out = out or data.run_dir
     tag = f"{profile}-{rate:g}"
     plot = plots.capacity_bars([r["variant_id"] for r in rows], [r["plan"].gb_per_day for r in rows],
-                               [r["plan"].added_cores for r in rows], out / "plots" / f"capacity-{tag}.png", rate)
+                               [r["plan"].added_cores for r in rows], out / "plots" / f"capacity-{tag}.png", rate,
+                               [r["plan"].added_cores_interval for r in rows])
     text = render("capacity.md.j2", manifest=data.manifest, rate=rate, profile=profile, retention_days=retention_days,
                   burst_factor=burst_factor, rows=rows, plot=str(plot.relative_to(out)) if plot else None,
                   **_coverage(data, detections))

@@ -58,8 +58,21 @@ def pct(x: float | None) -> str:
     return f"{x:+.1%}"
 
 
+def cost(x: float | None, interval: tuple[float, float] | None, as_pct: bool = False) -> str:
+    """A projected cost with its interval; one whose interval includes zero (or that has none)
+    is "inconclusive": the run cannot tell it from no cost, whatever the point estimate says."""
+    if x is None or (isinstance(x, float) and (math.isnan(x) or math.isinf(x))):
+        return "–"
+    one = pct if as_pct else num
+    if interval is None:
+        return f"inconclusive ({one(x)}, no interval)"
+    text = f"{one(x)} [{one(interval[0])}, {one(interval[1])}]"
+    return text if interval[0] > 0 or interval[1] < 0 else f"inconclusive ({text})"
+
+
 def pvalue(p: float | None) -> str:
     return "–" if p is None else f"{p:.2g}"
 
 
 FILTERS = {"num": num, "bytes": bytes_, "est": est, "ratio": ratio, "pct": pct, "pvalue": pvalue}
+GLOBALS = {"cost": cost}

@@ -177,13 +177,20 @@ def cpu_per_1k(summary: pd.DataFrame, path: Path) -> Path | None:
 
 
 def capacity_bars(names: Sequence[str], gb_per_day: Sequence[float | None], cores: Sequence[float | None],
-                  path: Path, rate: float) -> Path | None:
+                  path: Path, rate: float,
+                  cores_intervals: Sequence[tuple[float, float] | None] | None = None) -> Path | None:
     if not names:
         return None
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 0.45 * len(names) + 1.8), sharey=True)
     y = np.arange(len(names))
     a1.barh(y, [g or 0.0 for g in gb_per_day], color="#4c72b0")
-    a2.barh(y, [c or 0.0 for c in cores], color="#c44e52")
+    values = [c or 0.0 for c in cores]
+    ivs = list(cores_intervals) if cores_intervals is not None else [None] * len(names)
+    # Error bars from each bar's 95% interval (none drawn where the run has no interval).
+    err = np.array([[max(v - iv[0], 0.0), max(iv[1] - v, 0.0)] if iv else [0.0, 0.0]
+                    for v, iv in zip(values, ivs)]).T
+    a2.barh(y, values, color="#c44e52", xerr=err if any(ivs) else None, capsize=3)
+    a2.axvline(0, color="black", linewidth=0.6)
     a1.set_yticks(y, list(names), fontsize=7)
     a1.invert_yaxis()
     a1.set_xlabel(f"audit log GB/day at {rate:g} req/s")

@@ -36,7 +36,7 @@ def environment() -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(fmt.FILTERS)
-    env.globals.update(yesno=_yesno, headroom=_headroom, seconds=_seconds)
+    env.globals.update(yesno=_yesno, headroom=_headroom, seconds=_seconds, **fmt.GLOBALS)
     return env
 
 

@@ -44,7 +44,8 @@ def capacity_table(data, rate: float, profile: str) -> str:
                                                      else f"{p.days_covered:,.1f} days")
         on = f"{basis.method}" + (f" at {', '.join(f'{r:g}' for r in basis.rates)} req/s" if basis.rates else "")
         rows.append(f"| `{family}` | {on} | {fmt.num(i.bytes_per_request)} | {fmt.num(p.gb_per_day)} | {keeps} | "
-                    f"{fmt.num(p.added_cores)} | {fmt.pct(p.p99_overhead)} | "
+                    f"{fmt.cost(p.added_cores, p.added_cores_interval)} | "
+                    f"{fmt.cost(p.p99_overhead, p.p99_overhead_interval, as_pct=True)} | "
                     f"{'–' if p.webhook_headroom is None else fmt.num(p.webhook_headroom) + '×'} |")
     return "\n".join(rows)
 

@@ -59,6 +59,32 @@ def test_added_cores_and_p99_overhead():
     assert p.p99_overhead == pytest.approx(0.08)
 
 
+def test_added_cores_and_p99_overhead_carry_their_intervals():
+    from bench.analysis.capacity import resolved
+
+    p = plan(CapacityInput(rate_rps=800, bytes_per_request=1, events_per_request=1, cpu_ms_per_1k=900,
+                           baseline_cpu_ms_per_1k=700, p99_ratio=1.08, cpu_ratio_interval=(1.1, 1.5),
+                           p99_ratio_interval=(0.9, 1.3)))
+    # CPU ratio 1.1..1.5 of the baseline's 0.7 ms/request at 800/s: 0.056..0.28 cores
+    assert p.added_cores_interval == pytest.approx((0.056, 0.28))
+    assert p.p99_overhead_interval == pytest.approx((-0.1, 0.3))
+    assert resolved(p.added_cores_interval) is True
+    assert resolved(p.p99_overhead_interval) is False
+    assert resolved(None) is None
+    # no interval over repeats: none projected
+    assert plan(CapacityInput(rate_rps=800, bytes_per_request=1, events_per_request=1, cpu_ms_per_1k=900,
+                              baseline_cpu_ms_per_1k=700)).added_cores_interval is None
+
+
+def test_a_cost_whose_interval_includes_zero_reads_inconclusive():
+    from bench.report.fmt import cost
+
+    assert cost(0.16, (0.056, 0.28)) == "0.16 [0.056, 0.28]"
+    assert cost(-0.296, (-0.5, 0.2), as_pct=True) == "inconclusive (-29.6% [-50.0%, +20.0%])"
+    assert cost(0.08, None, as_pct=True) == "inconclusive (+8.0%, no interval)"
+    assert cost(None, None) == "–"
+
+
 def test_basis_measured_interpolated_extrapolated():
     from bench.analysis.capacity import basis_for
 
