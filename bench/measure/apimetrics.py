@@ -39,7 +39,7 @@ from bench.measure.metricnames import DURATION, SLI_DURATION
 
 Labels = tuple[tuple[str, str], ...]  # sorted (name, value) pairs
 
-_WANTED = names.WANTED
+_WANTED = frozenset(names.WANTED)
 READONLY_VERBS = frozenset({"GET", "LIST"})
 MUTATING_VERBS = frozenset({"POST", "PUT", "PATCH", "APPLY", "DELETE", "DELETECOLLECTION", "CREATE", "UPDATE"})
 # CL2: verb!="WATCH", subresource!~"log|exec|portforward|attach|proxy" (PromQL regexes are anchored).
@@ -69,15 +69,16 @@ def _sample_name(line: str) -> str:
     return line[:end] if end >= 0 else line.split(" ", 1)[0]
 
 
-def _wanted_lines(text: str) -> str:
-    keep = [line for line in text.splitlines() if line and line[0] != "#" and _sample_name(line) in _WANTED]
+def _wanted_lines(text: str, wanted: frozenset[str]) -> str:
+    keep = [line for line in text.splitlines() if line and line[0] != "#" and _sample_name(line) in wanted]
     return "\n".join(keep) + "\n"
 
 
-def parse_metrics(text: str, taken_at: float | None = None) -> Snapshot:
-    """Parse Prometheus text exposition into a :class:`Snapshot` (wanted families only)."""
+def parse_metrics(text: str, taken_at: float | None = None, wanted: frozenset[str] | None = None) -> Snapshot:
+    """Parse Prometheus text exposition into a :class:`Snapshot` (the ``wanted`` sample names
+    only; by default every family a measurement reads)."""
     samples: dict[str, dict[Labels, float]] = defaultdict(dict)
-    for family in text_string_to_metric_families(_wanted_lines(text)):
+    for family in text_string_to_metric_families(_wanted_lines(text, wanted or _WANTED)):
         for s in family.samples:
             samples[s.name][tuple(sorted(s.labels.items()))] = float(s.value)
     return Snapshot(time.time() if taken_at is None else taken_at, dict(samples))

@@ -27,3 +27,7 @@ WANTED = (
     REQUESTS, AUDIT_EVENTS, AUDIT_ERRORS, AUDIT_LEVELS, AUDIT_REJECTED,
     CPU, RSS, ALLOCATED, HEAP_INUSE, GOROUTINES,
 )
+# A time-series point needs only these (bench.measure.server.series_point), and the audit
+# figures after the window only the audit counters: parsing them alone is ~50x faster.
+SERIES = (HEAP_INUSE, GOROUTINES, RSS, AUDIT_EVENTS, AUDIT_ERRORS)
+AUDIT = (AUDIT_EVENTS, AUDIT_ERRORS, AUDIT_LEVELS, AUDIT_REJECTED)

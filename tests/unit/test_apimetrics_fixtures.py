@@ -92,3 +92,15 @@ def test_parse_keeps_only_wanted_families():
     snap = parse_metrics("# TYPE foo counter\nfoo_total 3\nprocess_cpu_seconds_total 1.5\n")
     assert set(snap.samples) == {"process_cpu_seconds_total"}
     assert snap.value("process_cpu_seconds_total") == 1.5
+
+
+def test_a_partial_parse_gives_the_series_and_audit_figures_of_the_full_one():
+    from bench.measure import metricnames as names
+    from bench.measure.server import series_point
+
+    text = (FIXTURES / "seed-after.txt").read_text()
+    full = parse_metrics(text, taken_at=110.0)
+    part = parse_metrics(text, taken_at=110.0, wanted=frozenset(names.SERIES + names.AUDIT))
+    assert series_point(part) == series_point(full)
+    assert all(part.series(n) == full.series(n) for n in names.AUDIT)
+    assert not part.series(f"{names.DURATION}_bucket") and full.series(f"{names.DURATION}_bucket")
