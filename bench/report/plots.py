@@ -194,7 +194,7 @@ def capacity_bars(names: Sequence[str], gb_per_day: Sequence[float | None], core
     a1.set_yticks(y, list(names), fontsize=7)
     a1.invert_yaxis()
     a1.set_xlabel(f"audit log GB/day at {rate:g} req/s")
-    a2.set_xlabel("added apiserver cores")
+    a2.set_xlabel("added apiserver cores (95% interval)")
     for ax in (a1, a2):
         ax.grid(True, axis="x", alpha=0.3)
     fig.suptitle("Capacity projection")

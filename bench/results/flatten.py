@@ -114,14 +114,33 @@ def _audit(r: VariantResult) -> dict[str, Any]:
     return out
 
 
+def _lost_webhook_generated(r: VariantResult) -> float | None:
+    """Events the apiserver generated for the webhook over the bracket, when it lost some."""
+    rec = r.audit.reconciliation.get("webhook") if r.audit else None
+    if not rec or not rec.get("generated") or not (rec.get("dropped", 0) or rec.get("failed", 0)):
+        return None
+    return float(rec["generated"])
+
+
 def _volume(r: VariantResult, log: Any, wh: Any, requests: int | None) -> dict[str, Any]:
     """Bytes and events per request: the log file when there is one, else what the
-    webhook received; the no-audit baseline writes nothing, which is a real 0."""
+    webhook received (or, when it lost events, what the apiserver generated for it); the
+    no-audit baseline writes nothing, which is a real 0."""
     if log is not None:
         bpr = log.bytes_per_request if log.bytes_per_request is not None else _div(log.bytes, requests)
         epr = log.events_per_request if log.events_per_request is not None else _div(log.events, requests)
     elif wh is not None:
         bpr, epr = _div(wh.bytes, requests), _div(wh.events, requests)
+        generated = _lost_webhook_generated(r)
+        if generated is not None:
+            # Events were dropped or failed: what arrived in the window (at batch-max-wait 0s,
+            # events generated long before it) says nothing of what the policy produced. Use
+            # the events the apiserver generated in the bracket, at the mean size of every
+            # event that arrived (the shutdown flush included).
+            sizes = [p for p in wh.periods.values() if p.get("events")]
+            mean = _div(sum(p.get("bytes", 0) for p in sizes), sum(p["events"] for p in sizes))
+            epr = _div(generated, requests)
+            bpr = mean * epr if mean is not None and epr is not None else None
     elif r.variant.is_baseline and r.status == "ok":
         bpr, epr = 0.0, 0.0
     else:

@@ -116,3 +116,29 @@ def test_failed_variant_loads_without_figures(tmp_path: Path):
     f = store.load_frame(run_dir)
     assert f.iloc[0]["status"] == "timeout"
     assert pd.isna(f.iloc[0]["client_p99_ms"])
+
+
+def _webhook_only(tmp_path: Path, dropped: int) -> pd.Series:
+    periods = {"in_window": {"batches": 300, "events": 600, "bytes": 600_000},
+               "flushed_at_shutdown": {"batches": 25, "events": 10_000, "bytes": 8_400_000}}
+    d = doc(audit={"metrics": {"event_total": 9_000},
+                   "webhook": {"batches": 300, "events": 600, "bytes": 600_000, "periods": periods},
+                   "reconciliation": {"webhook": {"generated": 9_000, "dropped": dropped, "failed": 0,
+                                                  "flushed_at_shutdown": 9_000 - dropped, "reconciles": True}}})
+    d["variant"]["audit"] = {"log": {"enabled": False}, "webhook": {"enabled": True, "mode": "batch"}}
+    d["traffic"]["requests"] = 7_500
+    run_dir, m = store.create_run("s", "0" * 64, "", [], root=tmp_path, run_id=f"r{dropped}")
+    store.record_finished(run_dir, m, VariantResult.model_validate(d))
+    return store.load_frame(run_dir).iloc[0]
+
+
+def test_a_webhook_that_lost_events_counts_what_the_apiserver_generated(tmp_path: Path):
+    # batch-max-wait 0s: 600 events arrived in the window (generated long before it), 1,000
+    # dropped; the policy produced 9,000 for 7,500 requests, at ~845 bytes an event.
+    row = _webhook_only(tmp_path, dropped=1_000)
+    assert row["events_per_request"] == pytest.approx(9_000 / 7_500)
+    assert row["bytes_per_request"] == pytest.approx(9_000_000 / 10_600 * 9_000 / 7_500)
+    # nothing lost: what arrived in the window
+    row = _webhook_only(tmp_path, dropped=0)
+    assert row["events_per_request"] == pytest.approx(600 / 7_500)
+    assert row["bytes_per_request"] == pytest.approx(600_000 / 7_500)
