@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from bench.analysis.capacity import resolved
 from bench.analysis.paired import Ratio
 from bench.analysis.stats import Estimate
 
@@ -67,7 +68,7 @@ def cost(x: float | None, interval: tuple[float, float] | None, as_pct: bool = F
     if interval is None:
         return f"inconclusive ({one(x)}, no interval)"
     text = f"{one(x)} [{one(interval[0])}, {one(interval[1])}]"
-    return text if interval[0] > 0 or interval[1] < 0 else f"inconclusive ({text})"
+    return text if resolved(interval) else f"inconclusive ({text})"
 
 
 def pvalue(p: float | None) -> str:
