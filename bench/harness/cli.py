@@ -165,4 +165,11 @@ def noise_cmd(
                       "–" if r.cv is None else f"{r.cv:.2%}", "–" if r.goal is None else f"≤ {r.goal:.0%}",
                       {True: "yes", False: "[red]no[/red]", None: "–"}[r.met])
     out.print(table)
+    aa = Table("figure", "random A/A splits", f"called different ({noise.AA_PAIRS} pairs, 95%)", "expected")
+    for a in noise.aa_rows(store.load_frame(outcome.run_dir)):
+        aa.add_row(noise.LABELS[a.metric], f"{a.splits:,}", "–" if a.rate is None else f"{a.rate:.1%}", "about 5%")
+    if any(a.splits for a in noise.aa_rows(store.load_frame(outcome.run_dir))):
+        out.print(aa)
+    else:
+        out.print(f"(the A/A check needs at least {2 * noise.AA_PAIRS} repeats: --repeats)", highlight=False)
     out.print(f"results: {outcome.run_dir}", highlight=False)

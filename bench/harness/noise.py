@@ -5,6 +5,12 @@ its results land in results/<run-id>/) and prints each figure's coefficient of v
 over the repeats next to its goal: apiserver CPU per request <= 3%, heap bytes allocated
 per request <= 2%, audit bytes per request <= 1%. Latency percentiles are shown for
 comparison; they are not low-noise figures.
+
+It also checks the comparison method on this machine's real noise (an A/A test): the repeats
+are of one variant, so any split of them into "candidate" and "baseline" pairs should be
+called different (a paired 95% interval that excludes 1, bench.analysis.paired) in about 5%
+of splits. Random splits of the same repeats are not independent comparisons: the rate
+estimates how the method behaves under this noise's distribution, not a fresh calibration.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 GOALS = {"cpu_ms_per_1k": 0.03, "alloc_bytes_per_1k": 0.02, "bytes_per_request": 0.01}
@@ -55,3 +62,50 @@ def noise_rows(frame: pd.DataFrame) -> list[Row]:
         cv = float(v.std(ddof=1) / abs(v.mean())) if len(v) >= 2 and v.mean() else None
         rows.append(Row(m, int(len(v)), mean, None if cv is None or math.isnan(cv) else cv, GOALS.get(m)))
     return rows
+
+
+AA_PAIRS = 3  # the fewest repeats a verdict needs (bench.analysis.verdict.MIN_REPEATS)
+
+
+@dataclass(frozen=True)
+class AARow:
+    metric: str
+    splits: int
+    different: int  # splits whose paired interval excluded 1
+
+    @property
+    def rate(self) -> float | None:
+        return self.different / self.splits if self.splits else None
+
+
+def aa_different(values: list[float], pairs: int = AA_PAIRS, splits: int = 2000, seed: int = 0) -> AARow:
+    """Split the repeats of one variant at random into ``pairs`` (candidate, baseline) pairs,
+    ``splits`` times, and count how often the paired ratio's 95% interval excludes 1."""
+    from bench.analysis.paired import paired_ratio
+
+    if len(values) < 2 * pairs:
+        return AARow("", 0, 0)
+    rng = np.random.default_rng(seed)
+    different = 0
+    arr = np.asarray(values, dtype=float)
+    for _ in range(splits):
+        pick = rng.choice(len(arr), size=2 * pairs, replace=False)
+        cand = {k: float(arr[pick[2 * k]]) for k in range(pairs)}
+        ref = {k: float(arr[pick[2 * k + 1]]) for k in range(pairs)}
+        r = paired_ratio(cand, ref)
+        if r.low is not None and r.high is not None and not (r.low <= 1.0 <= r.high):
+            different += 1
+    return AARow("", splits, different)
+
+
+def aa_rows(frame: pd.DataFrame, pairs: int = AA_PAIRS, splits: int = 2000, seed: int = 0) -> list[AARow]:
+    from bench.analysis.stats import ok_rows
+
+    ok = ok_rows(frame)
+    out = []
+    for m in SHOWN:
+        v = [float(x) for x in ok[m].dropna()] if m in ok else []
+        row = aa_different(v, pairs, splits, seed)
+        out.append(AARow(m, row.splits, row.different))
+    return out
+
