@@ -140,9 +140,12 @@ def noise_cmd(
     repeats: int = typer.Option(4, "--repeats", min=2, max=50),
     profile: str = typer.Option("mixed", "--profile"),
     seed: int = typer.Option(0, "--seed"),
+    from_run: str | None = typer.Option(None, "--from", help="Print the figures of an earlier noise run "
+                                        "(run id or directory) instead of running one."),
 ) -> None:
     """Repeat one variant at a fixed rate and print each cost figure's coefficient of variation
-    over the repeats next to its goal (CPU/request 3%, heap allocations/request 2%, bytes/request 1%)."""
+    over the repeats next to its goal (CPU/request 3%, heap allocations/request 2%, bytes/request 1%),
+    and an A/A check of the comparison method on those repeats."""
     import tempfile
 
     import yaml
@@ -153,23 +156,32 @@ def noise_cmd(
     from bench.results import store
     from bench.runner import run_scenario
 
-    if not policy.is_file():
-        raise InputError(policy, None, "policy file not found")
-    with tempfile.TemporaryDirectory(prefix="auditbench-noise-") as tmp:
-        path = Path(tmp) / "noise.yaml"
-        path.write_text(yaml.safe_dump(noise.scenario(policy, rate, duration, repeats, profile, seed), sort_keys=False))
-        outcome = run_scenario(path, options=MeasureOptions(echo=lambda m: out.print(m, highlight=False)), console=out)
+    if from_run is not None:
+        from bench.report.build import load_run
+
+        run_dir = load_run(from_run).run_dir
+    else:
+        if not policy.is_file():
+            raise InputError(policy, None, "policy file not found")
+        with tempfile.TemporaryDirectory(prefix="auditbench-noise-") as tmp:
+            path = Path(tmp) / "noise.yaml"
+            path.write_text(yaml.safe_dump(noise.scenario(policy, rate, duration, repeats, profile, seed),
+                                           sort_keys=False))
+            run_dir = run_scenario(path, options=MeasureOptions(echo=lambda m: out.print(m, highlight=False)),
+                                   console=out).run_dir
+    frame = store.load_frame(run_dir)
     table = Table("figure", "repeats", "mean", "CV", "goal", "met")
-    for r in noise.noise_rows(store.load_frame(outcome.run_dir)):
+    for r in noise.noise_rows(frame):
         table.add_row(noise.LABELS[r.metric], str(r.n), "–" if r.mean is None else f"{r.mean:,.4g}",
                       "–" if r.cv is None else f"{r.cv:.2%}", "–" if r.goal is None else f"≤ {r.goal:.0%}",
                       {True: "yes", False: "[red]no[/red]", None: "–"}[r.met])
     out.print(table)
     aa = Table("figure", "random A/A splits", f"called different ({noise.AA_PAIRS} pairs, 95%)", "expected")
-    for a in noise.aa_rows(store.load_frame(outcome.run_dir)):
+    aa_rows = noise.aa_rows(frame)
+    for a in aa_rows:
         aa.add_row(noise.LABELS[a.metric], f"{a.splits:,}", "–" if a.rate is None else f"{a.rate:.1%}", "about 5%")
-    if any(a.splits for a in noise.aa_rows(store.load_frame(outcome.run_dir))):
+    if any(a.splits for a in aa_rows):
         out.print(aa)
     else:
         out.print(f"(the A/A check needs at least {2 * noise.AA_PAIRS} repeats: --repeats)", highlight=False)
-    out.print(f"results: {outcome.run_dir}", highlight=False)
+    out.print(f"results: {run_dir}", highlight=False)

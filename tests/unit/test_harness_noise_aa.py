@@ -29,3 +29,18 @@ def test_aa_rows_per_shown_figure():
     rows = noise.aa_rows(frame, splits=200)
     assert [r.metric for r in rows] == list(noise.SHOWN)
     assert all(r.splits == 200 and r.rate is not None for r in rows)
+
+
+def test_noise_from_a_committed_run_prints_the_aa_check() -> None:
+    from bench.paths import project_root
+    from tests.cliutil import run_cli
+
+    done = run_cli("harness", "noise", "--from", str(project_root() / "results" / "examples" / "aa-noise"))
+    assert done.returncode == 0, done.stderr
+    assert "random A/A splits" in done.stdout and "2,000" in done.stdout
+
+
+def test_noise_from_a_missing_run_is_one_line_exit_2(tmp_path) -> None:
+    from tests.cliutil import assert_one_line_error, run_cli
+
+    assert_one_line_error(run_cli("harness", "noise", "--from", str(tmp_path / "nope")), 2, "nope")
