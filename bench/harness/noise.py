@@ -78,13 +78,14 @@ class AARow:
         return self.different / self.splits if self.splits else None
 
 
-def aa_different(values: list[float], pairs: int = AA_PAIRS, splits: int = 2000, seed: int = 0) -> AARow:
+def aa_different(values: list[float], pairs: int = AA_PAIRS, splits: int = 2000, seed: int = 0,
+                 metric: str = "") -> AARow:
     """Split the repeats of one variant at random into ``pairs`` (candidate, baseline) pairs,
     ``splits`` times, and count how often the paired ratio's 95% interval excludes 1."""
     from bench.analysis.paired import paired_ratio
 
     if len(values) < 2 * pairs:
-        return AARow("", 0, 0)
+        return AARow(metric, 0, 0)
     rng = np.random.default_rng(seed)
     different = 0
     arr = np.asarray(values, dtype=float)
@@ -95,17 +96,12 @@ def aa_different(values: list[float], pairs: int = AA_PAIRS, splits: int = 2000,
         r = paired_ratio(cand, ref)
         if r.low is not None and r.high is not None and not (r.low <= 1.0 <= r.high):
             different += 1
-    return AARow("", splits, different)
+    return AARow(metric, splits, different)
 
 
 def aa_rows(frame: pd.DataFrame, pairs: int = AA_PAIRS, splits: int = 2000, seed: int = 0) -> list[AARow]:
     from bench.analysis.stats import ok_rows
 
     ok = ok_rows(frame)
-    out = []
-    for m in SHOWN:
-        v = [float(x) for x in ok[m].dropna()] if m in ok else []
-        row = aa_different(v, pairs, splits, seed)
-        out.append(AARow(m, row.splits, row.different))
-    return out
-
+    return [aa_different([float(x) for x in ok[m].dropna()] if m in ok else [], pairs, splits, seed, metric=m)
+            for m in SHOWN]
